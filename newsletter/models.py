@@ -1,0 +1,91 @@
+"""The typed objects that travel between stages: Paper, and what is made of it.
+
+A `Paper` is what every source produces and what the store keeps. Its `id` is the key that
+"never send twice" is built on:
+
+- an arXiv paper: the arXiv id without version (`2507.12345`, `cond-mat/0011267`);
+- anything else with a DOI: `doi:` + the lower-cased DOI (`doi:10.1101/2023.12.13.571234`);
+- anything else: `url:` + the item's link (or its feed guid).
+
+All text fields are plain, cleaned text (no markup, no entities); they are untrusted and must be
+escaped wherever they are shown. Link fields only ever hold http(s) URLs.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AnnounceType(StrEnum):
+    """How a paper appears in the day's arXiv listing."""
+
+    NEW = "new"
+    CROSS = "cross"
+    REPLACE = "replace"
+    REPLACE_CROSS = "replace-cross"
+
+    @property
+    def is_replacement(self) -> bool:
+        return self in (AnnounceType.REPLACE, AnnounceType.REPLACE_CROSS)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Links(_Frozen):
+    """Where to read more; every field is an http(s) URL or None."""
+
+    abstract: str | None = None
+    pdf: str | None = None
+    doi: str | None = None
+    huggingface: str | None = None
+    code: str | None = None
+    project: str | None = None
+
+
+class PaperExtras(_Frozen):
+    """What some sources know about a paper beyond its metadata."""
+
+    upvotes: int | None = None  # Hugging Face Daily Papers
+    ai_summary: str | None = None  # Hugging Face
+    keywords: tuple[str, ...] = ()  # Hugging Face ai_keywords, feed tags
+    github_stars: int | None = None
+    thumbnail: str | None = None  # http(s) image URL
+    comments: str | None = None  # arXiv author comments ("12 pages, 3 figures")
+    journal_ref: str | None = None
+    num_comments: int | None = None  # discussion size on Hugging Face
+
+
+class Paper(_Frozen):
+    """One paper of the day, as every source reports it."""
+
+    id: str
+    version: int | None = None
+    title: str
+    authors: tuple[str, ...] = ()
+    abstract: str = ""
+    categories: tuple[str, ...] = ()  # primary first
+    announce_type: AnnounceType | None = None
+    links: Links = Field(default_factory=Links)
+    published: datetime | None = None  # first version submitted / published by the source
+    announced: date | None = None  # the arXiv (or source) announcement day
+    sources: tuple[str, ...] = ()  # names of the configured sources that listed it
+    extras: PaperExtras = Field(default_factory=PaperExtras)
+
+    @property
+    def arxiv_id(self) -> str | None:
+        """The arXiv id without version, or None for papers that are not on arXiv."""
+        return None if self.id.startswith(("doi:", "url:")) else self.id
+
+    @property
+    def primary_category(self) -> str | None:
+        return self.categories[0] if self.categories else None
+
+    @property
+    def is_updated(self) -> bool:
+        """True when the listing announced a new version of an older paper."""
+        return self.announce_type is not None and self.announce_type.is_replacement
