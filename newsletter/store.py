@@ -1,0 +1,261 @@
+"""The SQLite state database: the papers of each day, what was fetched, and what was delivered.
+
+One file, created and migrated on open. WAL mode lets readers work while one writer writes; every
+write runs in a `BEGIN IMMEDIATE` transaction with a generous busy timeout, so two processes on the
+same file (a cron `send` and a `preview`, say) wait for each other instead of failing.
+
+The schema version is SQLite's `user_version`. A database written by a newer release is refused
+rather than modified.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from newsletter.errors import StoreError
+from newsletter.models import Paper
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 30_000
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: papers of each day, fetch outcomes, the HTTP cache, issues and the delivery log
+    """
+    CREATE TABLE papers (
+        id TEXT PRIMARY KEY,            -- arXiv id without version, doi:..., or url:...
+        version INTEGER,
+        data TEXT NOT NULL,             -- the Paper as JSON
+        first_seen TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE day_papers (
+        day TEXT NOT NULL,              -- the announcement day, YYYY-MM-DD
+        source TEXT NOT NULL,
+        paper_id TEXT NOT NULL REFERENCES papers(id),
+        PRIMARY KEY (day, source, paper_id)
+    );
+    CREATE INDEX day_papers_paper ON day_papers(paper_id);
+    CREATE TABLE fetches (
+        source TEXT NOT NULL,
+        day TEXT NOT NULL,
+        status TEXT NOT NULL,           -- ok | no_announcement | stale | failed
+        detail TEXT NOT NULL DEFAULT '',
+        papers INTEGER NOT NULL DEFAULT 0,
+        fetched_at TEXT NOT NULL,
+        PRIMARY KEY (source, day)
+    );
+    CREATE TABLE http_cache (
+        url TEXT PRIMARY KEY,
+        etag TEXT,
+        last_modified TEXT,
+        body BLOB,
+        fetched_at TEXT NOT NULL
+    );
+    CREATE TABLE issues (
+        subscriber TEXT NOT NULL,       -- normalised email
+        issue_date TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        paper_ids TEXT NOT NULL,        -- JSON list, best first
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (subscriber, issue_date)
+    );
+    CREATE TABLE deliveries (
+        subscriber TEXT NOT NULL,
+        issue_date TEXT NOT NULL,
+        status TEXT NOT NULL,           -- pending | sending | sent | failed | deferred | in_doubt
+        message_id TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (subscriber, issue_date)
+    );
+    CREATE TABLE delivered_papers (
+        subscriber TEXT NOT NULL,
+        paper_id TEXT NOT NULL,
+        issue_date TEXT NOT NULL,
+        PRIMARY KEY (subscriber, paper_id)
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class FetchRecord:
+    source: str
+    day: date
+    status: str
+    detail: str
+    papers: int
+    fetched_at: str
+
+
+class Store:
+    """An open state database. Use as a context manager, or call `close()`."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+            )
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._enable_wal()
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(f"state database {self.path}: {exc}") from exc
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _enable_wal(self) -> None:
+        """Switch to WAL. On a brand-new file two processes race for this switch, and SQLite
+        answers the loser "database is locked" at once instead of calling the busy handler, so
+        retry until the busy timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.005
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the write lock at once (no upgrade deadlocks)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"state database {self.path} has schema version {version}, newer than this "
+                    f"release understands ({SCHEMA_VERSION}); upgrade paper-digest"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                log.info("migrating %s to schema version %d", self.path, number + 1)
+                for statement in _statements(MIGRATIONS[number]):
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # --- papers of the day ---------------------------------------------------------------
+
+    def save_day(self, day: date, source: str, papers: Iterable[Paper]) -> int:
+        """Store what `source` listed for `day`; storing the same listing again changes nothing."""
+        now = _now()
+        count = 0
+        with self.transaction() as db:
+            for paper in papers:
+                db.execute(
+                    "INSERT INTO papers (id, version, data, first_seen, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                    "version = excluded.version, data = excluded.data, "
+                    "updated_at = excluded.updated_at "
+                    "WHERE papers.data != excluded.data",
+                    (paper.id, paper.version, paper.model_dump_json(), now, now),
+                )
+                db.execute(
+                    "INSERT OR IGNORE INTO day_papers (day, source, paper_id) VALUES (?, ?, ?)",
+                    (day.isoformat(), source, paper.id),
+                )
+                count += 1
+        return count
+
+    def papers_for_day(self, day: date) -> list[Paper]:
+        rows = self._db.execute(
+            "SELECT p.data FROM papers p WHERE p.id IN "
+            "(SELECT paper_id FROM day_papers WHERE day = ?) ORDER BY p.id",
+            (day.isoformat(),),
+        )
+        return [Paper.model_validate_json(data) for (data,) in rows]
+
+    def paper(self, paper_id: str) -> Paper | None:
+        row = self._db.execute("SELECT data FROM papers WHERE id = ?", (paper_id,)).fetchone()
+        return Paper.model_validate_json(row[0]) if row else None
+
+    # --- fetch outcomes and the HTTP cache ---------------------------------------------------
+
+    def record_fetch(self, source: str, day: date, status: str, detail: str, papers: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO fetches (source, day, status, detail, papers, fetched_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (source, day.isoformat(), status, detail, papers, _now()),
+            )
+
+    def last_fetches(self) -> list[FetchRecord]:
+        """The most recent fetch outcome of every source."""
+        rows = self._db.execute(
+            "SELECT source, day, status, detail, papers, fetched_at FROM fetches f WHERE "
+            "fetched_at = (SELECT MAX(fetched_at) FROM fetches g WHERE g.source = f.source) "
+            "ORDER BY source"
+        )
+        return [
+            FetchRecord(s, date.fromisoformat(d), st, de, n, at) for s, d, st, de, n, at in rows
+        ]
+
+    def cached_response(self, url: str) -> tuple[str | None, str | None, bytes | None]:
+        row = self._db.execute(
+            "SELECT etag, last_modified, body FROM http_cache WHERE url = ?", (url,)
+        ).fetchone()
+        return (row[0], row[1], row[2]) if row else (None, None, None)
+
+    def cache_response(
+        self, url: str, etag: str | None, last_modified: str | None, body: bytes
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO http_cache (url, etag, last_modified, body, fetched_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (url, etag, last_modified, body, _now()),
+            )
+
+    # --- delivery log (read side; the delivery stage writes it) ------------------------------
+
+    def delivered_paper_ids(self, subscriber: str) -> set[str]:
+        rows = self._db.execute(
+            "SELECT paper_id FROM delivered_papers WHERE subscriber = ?", (subscriber,)
+        )
+        return {paper_id for (paper_id,) in rows}
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (no statement in it contains a `;` literal)."""
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
