@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -204,6 +204,15 @@ class Store:
             (day.isoformat(),),
         )
         return [Paper.model_validate_json(data) for (data,) in rows]
+
+    def papers_by_ids(self, ids: Sequence[str]) -> list[Paper]:
+        found: list[Paper] = []
+        for start in range(0, len(ids), 500):  # stay below SQLite's bound-parameter limit
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT data FROM papers WHERE id IN ({marks})", chunk)
+            found.extend(Paper.model_validate_json(data) for (data,) in rows)
+        return found
 
     def paper(self, paper_id: str) -> Paper | None:
         row = self._db.execute("SELECT data FROM papers WHERE id = ?", (paper_id,)).fetchone()

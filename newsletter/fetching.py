@@ -1,0 +1,166 @@
+"""Fetch the day's papers from every configured source and store them once.
+
+Each source is read, parsed and judged on its own: one failing source never stops the others,
+and the report says for each what happened.
+
+Outcomes:
+- `ok`: the listing was read (and stored; an empty listing on an announcement day is ok too);
+- `no announcement`: an arXiv listing for a day arXiv does not announce (weekend, holiday);
+- `stale`: an arXiv listing that still carries an earlier date on an announcement day - the
+  announcement is late or the feed is cached; try again later;
+- `failed`: the source could not be read or parsed.
+
+A saved arXiv listing read from a local file is a replay: the date it carries is the truth, and
+its papers are stored under that date.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from newsletter.calendar import is_announcement_day
+from newsletter.config import Config, SourceBase
+from newsletter.errors import SourceError
+from newsletter.models import Paper
+from newsletter.sources.base import ParseResult, SkippedItem
+from newsletter.sources.http import Fetcher
+from newsletter.sources.merge import merge_papers
+from newsletter.sources.registry import SourcePlan, plan
+from newsletter.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class FetchStatus(StrEnum):
+    OK = "ok"
+    NO_ANNOUNCEMENT = "no announcement"
+    STALE = "stale"
+    FAILED = "failed"
+
+
+@dataclass
+class SourceOutcome:
+    """What one source gave for one day."""
+
+    source: str
+    status: FetchStatus
+    day: date  # the day its papers are stored under
+    papers: list[Paper] = field(default_factory=list)
+    skipped: list[SkippedItem] = field(default_factory=list)
+    detail: str = ""
+    not_modified: bool = False
+
+
+@dataclass
+class FetchReport:
+    day: date
+    outcomes: list[SourceOutcome]
+
+    @property
+    def papers(self) -> list[Paper]:
+        """Every paper read today, one per id, merged across sources."""
+        return merge_papers(paper for outcome in self.outcomes for paper in outcome.papers)
+
+    @property
+    def problems(self) -> list[SourceOutcome]:
+        """Sources the operator must hear about: failed or stale."""
+        return [o for o in self.outcomes if o.status in (FetchStatus.FAILED, FetchStatus.STALE)]
+
+
+def fetch_day(
+    config: Config,
+    day: date,
+    store: Store,
+    fetcher: Fetcher,
+    only: Sequence[str] = (),
+) -> FetchReport:
+    """Read every source (or those named in `only`) for the issue of `day` and store the papers."""
+    outcomes = []
+    for source in config.newsletter.sources:
+        if only and source.label not in only:
+            continue
+        outcome = fetch_source(source, day, fetcher, config)
+        if outcome.status is FetchStatus.OK:
+            outcome.papers = _save(store, outcome)
+        store.record_fetch(outcome.source, day, outcome.status, outcome.detail, len(outcome.papers))
+        _log(outcome)
+        outcomes.append(outcome)
+    return FetchReport(day, outcomes)
+
+
+def fetch_source(source: SourceBase, day: date, fetcher: Fetcher, config: Config) -> SourceOutcome:
+    source_plan = plan(source, day)
+    try:
+        fetched = fetcher.get(source_plan.url, source=source_plan.name, base_dir=config.base_dir)
+        parsed = source_plan.parse(fetched.body)
+    except SourceError as exc:
+        return SourceOutcome(source_plan.name, FetchStatus.FAILED, day, detail=exc.reason)
+    outcome = _judge(source_plan, parsed, day, config.newsletter.holidays)
+    outcome.not_modified = fetched.not_modified
+    return outcome
+
+
+def _judge(
+    source_plan: SourcePlan, parsed: ParseResult, day: date, holidays: Sequence[date]
+) -> SourceOutcome:
+    name = source_plan.name
+    expected = source_plan.expects_listing_date
+    listed = parsed.feed_date
+    counts = f"{len(parsed.papers)} papers" + (
+        f", {len(parsed.skipped)} items skipped" if parsed.skipped else ""
+    )
+    if parsed.skipped and not parsed.papers:
+        detail = f"no usable item: {parsed.skipped[0]}"
+        return SourceOutcome(name, FetchStatus.FAILED, day, skipped=parsed.skipped, detail=detail)
+    if expected is not None and not parsed.papers and not is_announcement_day(expected, holidays):
+        detail = f"arXiv does not announce on {expected:%A %Y-%m-%d}"
+        return SourceOutcome(name, FetchStatus.NO_ANNOUNCEMENT, day, detail=detail)
+    if expected is not None and not parsed.papers:
+        log.warning("%s: the listing of %s is empty", name, expected)
+    if expected is None or listed is None or listed == expected:
+        return SourceOutcome(name, FetchStatus.OK, day, parsed.papers, parsed.skipped, counts)
+    if _is_local(source_plan.url):
+        detail = f"replay of the listing of {listed}: {counts}"
+        return SourceOutcome(name, FetchStatus.OK, listed, parsed.papers, parsed.skipped, detail)
+    if not is_announcement_day(expected, holidays):
+        detail = f"arXiv does not announce on {expected:%A %Y-%m-%d}"
+        return SourceOutcome(name, FetchStatus.NO_ANNOUNCEMENT, day, detail=detail)
+    detail = f"the feed still carries the listing of {listed}, not {expected}; try again later"
+    return SourceOutcome(name, FetchStatus.STALE, day, detail=detail)
+
+
+def _save(store: Store, outcome: SourceOutcome) -> list[Paper]:
+    """Merge with what other sources already stored for these papers, then store."""
+    stored = {paper.id: paper for paper in store.papers_by_ids([p.id for p in outcome.papers])}
+    merged = [
+        _merge_with_stored(paper, stored[paper.id]) if paper.id in stored else paper
+        for paper in merge_papers(outcome.papers)
+    ]
+    store.save_day(outcome.day, outcome.source, merged)
+    return merged
+
+
+def _merge_with_stored(paper: Paper, stored: Paper) -> Paper:
+    """A newer version's metadata wins; otherwise what was stored first keeps its place."""
+    newer = (paper.version or 0) > (stored.version or 0)
+    return merge_papers([paper, stored] if newer else [stored, paper])[0]
+
+
+def _is_local(url: str) -> bool:
+    scheme = urlsplit(url).scheme.lower()
+    return scheme == "file" or len(scheme) <= 1 or Path(url).exists()
+
+
+def _log(outcome: SourceOutcome) -> None:
+    if outcome.status in (FetchStatus.FAILED, FetchStatus.STALE):
+        log.error("%s: %s: %s", outcome.source, outcome.status, outcome.detail)
+    else:
+        log.info("%s: %s: %s", outcome.source, outcome.status, outcome.detail)
+    for item in outcome.skipped:
+        log.warning("%s: skipped %s", outcome.source, item)
