@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,6 +18,7 @@ import click
 
 if TYPE_CHECKING:
     from newsletter.config import Config
+    from newsletter.fetching import FetchReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("newsletter")
@@ -58,8 +60,8 @@ def _load(config_path: Path) -> Config:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
-@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.option("-v", "--verbose", count=True, help="Log progress (-vv: debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.version_option(package_name="paper-digest", prog_name="newsletter")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, verbose: int, quiet: bool) -> None:
@@ -73,7 +75,8 @@ def cli(ctx: click.Context, debug: bool, verbose: int, quiet: bool) -> None:
       newsletter preview --demo   build a sample issue from bundled papers, offline
     """
     ctx.meta["debug"] = debug
-    level = logging.WARNING if quiet else (logging.INFO, logging.DEBUG)[min(max(verbose, debug), 1)]
+    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
+    level = logging.ERROR if quiet else levels[min(max(verbose, 2 * debug), 2)]
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -130,8 +133,81 @@ def _not_yet(name: str) -> Callable[..., None]:
     return command
 
 
+def date_option(func: F) -> F:
+    return click.option(
+        "--date",
+        "day",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        default=None,
+        help="The issue date (YYYY-MM-DD). Default: the date of the newest arXiv listing.",
+    )(func)
+
+
+def _issue_date(day: datetime | None) -> date:
+    from newsletter.calendar import listing_date
+
+    return day.date() if day else listing_date(datetime.now(UTC))
+
+
+@cli.command()
+@config_option
+@date_option
+@click.option(
+    "--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the papers as JSON lines.")
+def fetch(config_path: Path, day: datetime | None, sources: tuple[str, ...], as_json: bool) -> None:
+    """Fetch the day's papers from every source, store them and show them.
+
+    One failing source never stops the others; the exit status is 1 when any source failed or
+    served a stale listing.
+
+    \b
+    Examples:
+      newsletter fetch
+      newsletter fetch --date 2026-07-27 --source huggingface --json > papers.jsonl
+    """
+    from newsletter.fetching import fetch_day
+    from newsletter.sources.http import Fetcher, make_client
+    from newsletter.store import Store
+
+    config = _load(config_path)
+    known = {source.label for source in config.newsletter.sources}
+    for name in sources:
+        if name not in known:
+            raise click.BadParameter(
+                f"no source named {name!r}; sources: {', '.join(sorted(known))}"
+            )
+    with Store(config.state_path) as store, make_client(config.newsletter.contact) as client:
+        report = fetch_day(config, _issue_date(day), store, Fetcher(client, store), only=sources)
+    _show_fetch(report, as_json)
+    if report.problems:
+        names = ", ".join(outcome.source for outcome in report.problems)
+        raise click.ClickException(f"{len(report.problems)} source(s) failed or stale: {names}")
+
+
+def _show_fetch(report: FetchReport, as_json: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    if as_json:
+        for paper in report.papers:
+            click.echo(paper.model_dump_json())
+    else:
+        table = Table("id", "category", "type", "title", title=f"Papers for {report.day}")
+        for paper in report.papers:
+            kind = paper.announce_type.value if paper.announce_type else ""
+            table.add_row(paper.id, paper.primary_category or "", kind, paper.title)
+        Console(soft_wrap=False).print(table)
+    summary = Table("source", "status", "papers", "detail", title="Sources")
+    for outcome in report.outcomes:
+        summary.add_row(
+            outcome.source, outcome.status.value, str(len(outcome.papers)), outcome.detail
+        )
+    Console(stderr=as_json).print(summary)
+
+
 for _name, _help in (
-    ("fetch", "Fetch the day's papers from every source and show them."),
     ("preview", "Build each subscriber's issue without sending and write a preview site."),
     ("send", "Send the day's issue to every subscriber who has not received it."),
     ("run", "Run the scheduler in the foreground: fetch and send every day."),
