@@ -10,8 +10,8 @@ Outcomes:
   announcement is late or the feed is cached; try again later;
 - `failed`: the source could not be read or parsed.
 
-A saved arXiv listing read from a local file is a replay: the date it carries is the truth, and
-its papers are stored under that date.
+A saved arXiv listing read from a local file is never stale: reading it for a day is how a day
+is replayed or a demo is built, so its papers are stored under the day asked for.
 """
 
 from __future__ import annotations
@@ -126,8 +126,8 @@ def _judge(
     if expected is None or listed is None or listed == expected:
         return SourceOutcome(name, FetchStatus.OK, day, parsed.papers, parsed.skipped, counts)
     if _is_local(source_plan.url):
-        detail = f"replay of the listing of {listed}: {counts}"
-        return SourceOutcome(name, FetchStatus.OK, listed, parsed.papers, parsed.skipped, detail)
+        detail = f"the listing of {listed}, read from a file: {counts}"
+        return SourceOutcome(name, FetchStatus.OK, day, parsed.papers, parsed.skipped, detail)
     if not is_announcement_day(expected, holidays):
         detail = f"arXiv does not announce on {expected:%A %Y-%m-%d}"
         return SourceOutcome(name, FetchStatus.NO_ANNOUNCEMENT, day, detail=detail)

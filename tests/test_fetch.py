@@ -324,7 +324,7 @@ def test_local_paths_are_relative_to_the_config_and_file_urls_work(
     assert len(stored) == 2
 
 
-def test_a_saved_listing_is_a_replay_of_its_own_day(
+def test_a_saved_listing_is_read_for_the_day_asked(
     tmp_path: Path, make_fetcher: Callable[..., Fetcher]
 ) -> None:
     (tmp_path / "old.xml").write_bytes(LISTING)
@@ -332,8 +332,9 @@ def test_a_saved_listing_is_a_replay_of_its_own_day(
     with Store(tmp_path / "state.db") as store:
         report = fetch_day(config, date(2026, 11, 23), store, make_fetcher())
         assert report.outcomes[0].status is FetchStatus.OK
-        assert report.outcomes[0].day == MONDAY
-        assert len(store.papers_for_day(MONDAY)) == 2
+        assert "listing of 2026-07-27, read from a file" in report.outcomes[0].detail
+        assert len(store.papers_for_day(date(2026, 11, 23))) == 2
+        assert store.papers_for_day(MONDAY) == []
 
 
 def test_fetch_command_prints_json_lines_and_fails_on_a_broken_source(
