@@ -35,6 +35,7 @@ from newsletter.fields import (
     Text,
     TimeZoneName,
 )
+from newsletter.models import Profile
 from newsletter.yamlfile import YamlDocument, load_yaml
 
 DEFAULT_CONFIG = Path("subscribers.yaml")
@@ -186,6 +187,23 @@ class Subscriber(Preferences):
     email: Email
     name: str | None = None
     interests: Interests
+
+    def profile(self) -> Profile:
+        """What selection needs of this subscriber (call after defaults are inherited)."""
+        interests = self.interests
+        return Profile(
+            email=self.email,
+            name=self.name,
+            keywords=tuple(interests.keywords),
+            authors=tuple(interests.authors),
+            categories=tuple(interests.categories),
+            exclude=tuple(interests.exclude),
+            description=interests.description,
+            liked=tuple(interests.liked),
+            max_papers=self.max_papers or 15,
+            min_score=self.min_score or 0.0,
+            digest=self.digest or "when-matches",
+        )
 
     @property
     def slug(self) -> str:

@@ -13,6 +13,7 @@ escaped wherever they are shown. Link fields only ever hold http(s) URLs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -89,3 +90,42 @@ class Paper(_Frozen):
     def is_updated(self) -> bool:
         """True when the listing announced a new version of an older paper."""
         return self.announce_type is not None and self.announce_type.is_replacement
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One subscriber's interests and limits, as selection needs them."""
+
+    email: str
+    name: str | None = None
+    keywords: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    description: str | None = None
+    liked: tuple[str, ...] = ()
+    max_papers: int = 15
+    min_score: float = 0.0
+    digest: str = "when-matches"  # or "always"
+
+
+@dataclass(frozen=True)
+class SelectedPaper:
+    """A paper picked for one reader, with its score in [0, 1] and why it was picked."""
+
+    paper: Paper
+    score: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The papers of one reader's issue, best first."""
+
+    profile: Profile
+    day: date
+    papers: tuple[SelectedPaper, ...]
+
+    @property
+    def should_send(self) -> bool:
+        return bool(self.papers) or self.profile.digest == "always"

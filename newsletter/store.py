@@ -178,24 +178,39 @@ class Store:
 
     def save_day(self, day: date, source: str, papers: Iterable[Paper]) -> int:
         """Store what `source` listed for `day`; storing the same listing again changes nothing."""
-        now = _now()
         count = 0
         with self.transaction() as db:
             for paper in papers:
-                db.execute(
-                    "INSERT INTO papers (id, version, data, first_seen, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                    "version = excluded.version, data = excluded.data, "
-                    "updated_at = excluded.updated_at "
-                    "WHERE papers.data != excluded.data",
-                    (paper.id, paper.version, paper.model_dump_json(), now, now),
-                )
+                self._upsert(db, paper)
                 db.execute(
                     "INSERT OR IGNORE INTO day_papers (day, source, paper_id) VALUES (?, ?, ?)",
                     (day.isoformat(), source, paper.id),
                 )
                 count += 1
         return count
+
+    def save_papers(self, papers: Iterable[Paper]) -> None:
+        """Keep papers that belong to no day (a reader's liked papers)."""
+        with self.transaction() as db:
+            for paper in papers:
+                self._upsert(db, paper)
+
+    @staticmethod
+    def _upsert(db: sqlite3.Connection, paper: Paper) -> None:
+        now = _now()
+        db.execute(
+            "INSERT INTO papers (id, version, data, first_seen, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "version = excluded.version, data = excluded.data, "
+            "updated_at = excluded.updated_at "
+            "WHERE papers.data != excluded.data",
+            (paper.id, paper.version, paper.model_dump_json(), now, now),
+        )
+
+    def fetched(self, day: date) -> bool:
+        """True when any source was fetched for `day`, whatever the outcome."""
+        row = self._db.execute("SELECT 1 FROM fetches WHERE day = ? LIMIT 1", (day.isoformat(),))
+        return row.fetchone() is not None
 
     def papers_for_day(self, day: date) -> list[Paper]:
         rows = self._db.execute(
@@ -257,9 +272,18 @@ class Store:
 
     # --- delivery log (read side; the delivery stage writes it) ------------------------------
 
+    def mark_delivered(self, subscriber: str, day: date, paper_ids: Iterable[str]) -> None:
+        """Record that these papers reached `subscriber` (call only after the server's 250)."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO delivered_papers (subscriber, paper_id, issue_date) "
+                "VALUES (?, ?, ?)",
+                [(subscriber.lower(), paper_id, day.isoformat()) for paper_id in paper_ids],
+            )
+
     def delivered_paper_ids(self, subscriber: str) -> set[str]:
         rows = self._db.execute(
-            "SELECT paper_id FROM delivered_papers WHERE subscriber = ?", (subscriber,)
+            "SELECT paper_id FROM delivered_papers WHERE subscriber = ?", (subscriber.lower(),)
         )
         return {paper_id for (paper_id,) in rows}
 
