@@ -1,0 +1,272 @@
+"""The relevance benchmark: its labelled data is consistent and its metrics are right.
+
+The data lives in benchmarks/data/relevance (see benchmarks/relevance.py for what each file is).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+import yaml
+
+from tests.relevance_harness import relevance
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "benchmarks" / "data" / "relevance"
+FEED_CATEGORIES = ("cs.LG", "cs.AI", "cs.CL", "cs.CV", "cs.RO", "stat.ML")  # the listing's feed
+INTEREST_KEYS = {"categories", "keywords", "authors", "exclude", "description", "liked"}
+_DESCRIPTION = re.compile(
+    r"arXiv:(?P<id>\d{4}\.\d{5})v(?P<version>\d+) "
+    r"Announce Type: (?P<type>new|cross|replace|replace-cross) \nAbstract: \S"
+)
+_TOPIC = re.compile(r"<!-- topic: ([a-z0-9-]+) -->\s*<item>")
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+(?=[A-Z0-9$])")
+
+
+@pytest.fixture(scope="module")
+def listing_text() -> str:
+    return (DATA / "listing.xml").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def listing(listing_text: str) -> Any:
+    return feedparser.parse(
+        listing_text.encode("utf-8"), sanitize_html=False, resolve_relative_uris=False
+    )
+
+
+@pytest.fixture(scope="module")
+def dataset() -> Any:
+    return relevance.load_dataset()
+
+
+@pytest.fixture(scope="module")
+def profiles() -> list[dict[str, Any]]:
+    document = yaml.safe_load((DATA / "profiles.yaml").read_text(encoding="utf-8"))
+    return list(document["profiles"])
+
+
+def _text(paper: Any) -> str:
+    return f"{paper['title']}\n{paper['abstract']}"
+
+
+# ---------------------------------------------------------------------------- listing.xml
+
+
+def test_listing_parses_with_feedparser_to_every_item(listing: Any, listing_text: str) -> None:
+    assert not listing.bozo, listing.get("bozo_exception")
+    assert listing.version == "rss20"
+    assert listing.feed.title == f"{', '.join(FEED_CATEGORIES)} updates on arXiv.org"
+    assert len(listing.entries) == listing_text.count("<item>") >= 90
+
+
+def test_items_follow_the_current_rss_format(listing: Any) -> None:
+    ids = []
+    for entry in listing.entries:
+        head = _DESCRIPTION.match(entry.summary)
+        assert head, entry.summary[:80]
+        arxiv_id, version, kind = head["id"], head["version"], head["type"]
+        ids.append(arxiv_id)
+        assert entry.link == f"https://arxiv.org/abs/{arxiv_id}"
+        assert entry.id == f"oai:arXiv.org:{arxiv_id}v{version}"
+        assert entry.arxiv_announce_type == kind
+        categories = [tag.term for tag in entry.tags]
+        assert categories and set(FEED_CATEGORIES) & set(categories)
+        assert (categories[0] in FEED_CATEGORIES) == (kind in ("new", "replace")), arxiv_id
+        assert entry.rights.startswith("http")
+        assert len(entry.authors) == 1  # one dc:creator, authors comma-separated inside
+    assert len(ids) == len(set(ids))
+    kinds = Counter(entry.arxiv_announce_type for entry in listing.entries)
+    assert kinds["new"] > kinds["cross"] > 0
+
+
+def test_papers_read_like_real_submissions(listing_text: str) -> None:
+    papers = relevance.parse_listing(listing_text.encode("utf-8"))  # raw text, LaTeX kept
+    assert all(2 <= len(paper["authors"]) <= 12 for paper in papers)
+    sentences = [len(_SENTENCE_END.split(paper["abstract"])) for paper in papers]
+    assert min(sentences) >= 5 and max(sentences) <= 9
+    assert sum("$" in paper["abstract"] for paper in papers) >= 20  # LaTeX math
+    names = [name for paper in papers for name in paper["authors"]]
+    assert sum(not name.isascii() for name in names) >= 30  # accented names
+    assert sum("survey" in paper["title"].lower() for paper in papers) >= 3
+
+
+def test_listing_records_at_least_seven_topics(listing_text: str) -> None:
+    topics = Counter(_TOPIC.findall(listing_text))
+    assert sum(topics.values()) == listing_text.count("<item>")
+    themed = {topic: count for topic, count in topics.items() if topic != "other"}
+    assert len(themed) >= 7
+    assert min(themed.values()) >= 5
+
+
+def test_harness_reads_the_listing_like_feedparser(dataset: Any, listing_text: str) -> None:
+    """The project's parser (when present) and the local fallback see the same papers."""
+    local = relevance.parse_listing(listing_text.encode("utf-8"))
+    assert [paper["id"] for paper in dataset.papers] == [paper["id"] for paper in local]
+    assert [paper["categories"] for paper in dataset.papers] == [p["categories"] for p in local]
+
+
+# ---------------------------------------------------------------------------- profiles and liked
+
+
+def test_profiles_have_the_shape_of_subscriber_interests(profiles: list[dict[str, Any]]) -> None:
+    assert len(profiles) >= 6
+    assert len({profile["name"] for profile in profiles}) == len(profiles)
+    for profile in profiles:
+        interests = profile["interests"]
+        assert set(interests) <= INTEREST_KEYS, profile["name"]
+        for key in INTEREST_KEYS - {"description"}:
+            values = interests.get(key, [])
+            assert isinstance(values, list) and all(isinstance(v, str) for v in values)
+        assert isinstance(interests.get("description", ""), str)
+
+
+def test_profiles_cover_the_kinds_of_subscriber(profiles: list[dict[str, Any]]) -> None:
+    kinds = [profile["interests"] for profile in profiles]
+    assert any(set(i) == {"description"} for i in kinds)  # description only
+    assert any(i.get("authors") and not i.get("keywords") for i in kinds)  # follows people
+    assert any(i.get("liked") for i in kinds)
+    assert any(i.get("exclude") for i in kinds)
+    keywords = [k for i in kinds for k in i.get("keywords", [])]
+    assert any(not k.isascii() for k in keywords)
+    assert any(not re.fullmatch(r"[\w -]+", k) for k in keywords)  # "C++"
+
+
+def test_liked_papers_resolve_and_liked_xml_holds_older_papers(
+    dataset: Any, profiles: list[dict[str, Any]]
+) -> None:
+    liked_xml = feedparser.parse((DATA / "liked.xml").read_bytes())
+    assert liked_xml.version.startswith("atom") and not liked_xml.bozo
+    older = relevance.parse_atom((DATA / "liked.xml").read_bytes())
+    listed = {paper["id"] for paper in dataset.papers}
+    assert 3 <= len(older) <= 6
+    assert not listed & {paper["id"] for paper in older}
+    known = listed | {paper["id"] for paper in older}
+    for profile in profiles:
+        liked = profile["interests"].get("liked", [])
+        assert set(liked) <= known, profile["name"]
+        assert [paper["id"] for paper in dataset.liked[profile["name"]]] == liked
+
+
+# ---------------------------------------------------------------------------- labels
+
+
+def test_every_paper_is_judged_once_for_every_profile(dataset: Any) -> None:
+    ids = {paper["id"] for paper in dataset.papers}
+    assert set(dataset.labels) == {profile.name for profile in dataset.profiles}
+    for grades in dataset.labels.values():
+        assert set(grades) == ids
+        assert set(grades.values()) <= {0, 1, 2, 3}
+
+
+def test_every_profile_has_relevant_papers_and_keyword_traps(dataset: Any) -> None:
+    papers = {paper["id"]: paper for paper in dataset.papers}
+    for profile in dataset.profiles:
+        grades = dataset.labels[profile.name]
+        assert 4 <= sum(grade >= 2 for grade in grades.values()) <= 15, profile.name
+        keywords = [k.lower() for k in profile.interests.get("keywords", [])]
+        if keywords:
+            traps = [
+                paper_id
+                for paper_id, grade in grades.items()
+                if grade == 0 and any(k in _text(papers[paper_id]).lower() for k in keywords)
+            ]
+            assert len(traps) >= 2, profile.name
+
+
+def test_excluded_papers_are_graded_zero(dataset: Any) -> None:
+    excluding = [p for p in dataset.profiles if p.interests.get("exclude")]
+    assert excluding
+    for profile in excluding:
+        terms = [re.compile(rf"\b{re.escape(t)}s?\b", re.I) for t in profile.interests["exclude"]]
+        hits = [
+            paper["id"]
+            for paper in dataset.papers
+            if any(term.search(_text(paper)) for term in terms)
+        ]
+        assert hits, profile.name  # every exclusion is exercised
+        assert all(dataset.labels[profile.name][paper_id] == 0 for paper_id in hits)
+
+
+# ---------------------------------------------------------------------------- metrics
+
+GRADES = {"a": 3, "b": 2, "c": 1, "d": 0}
+
+
+def test_precision_counts_grades_of_two_and_above() -> None:
+    assert relevance.precision_at(["a", "b", "c", "d"], GRADES, k=2) == 1.0
+    assert relevance.precision_at(["d", "c", "b", "a"], GRADES, k=2) == 0.0
+    assert relevance.precision_at(["a", "c", "b", "d", "x"], GRADES, k=5) == pytest.approx(0.4)
+    assert relevance.precision_at(["a"], GRADES, k=5) == pytest.approx(0.2)  # short list
+
+
+def test_ndcg_of_perfect_and_reversed_rankings() -> None:
+    assert relevance.ndcg_at(["a", "b", "c", "d"], GRADES) == pytest.approx(1.0)
+    reversed_dcg = 0 / 1 + 1 / math.log2(3) + 3 / math.log2(4) + 7 / math.log2(5)
+    ideal_dcg = 7 / 1 + 3 / math.log2(3) + 1 / math.log2(4)
+    expected = reversed_dcg / ideal_dcg
+    assert expected == pytest.approx(0.5478, abs=1e-4)
+    assert relevance.ndcg_at(["d", "c", "b", "a"], GRADES) == pytest.approx(expected)
+
+
+def test_ndcg_ideal_uses_all_labels_and_the_cutoff() -> None:
+    # "a" is left out of the ranking: the ideal still contains it
+    assert relevance.ndcg_at(["b", "c"], GRADES) == pytest.approx(
+        (3 + 1 / math.log2(3)) / (7 + 3 / math.log2(3) + 1 / 2)
+    )
+    assert relevance.ndcg_at(["d", "a"], GRADES, k=1) == 0.0
+    assert relevance.ndcg_at(["a", "b"], {"a": 0, "b": 0}) == 0.0
+
+
+# ---------------------------------------------------------------------------- baselines and harness
+
+
+def _paper(paper_id: str, title: str, abstract: str = "") -> Any:
+    return {"id": paper_id, "title": title, "abstract": abstract, "authors": [], "categories": []}
+
+
+def test_keyword_baseline_counts_substrings_and_keeps_listing_order_on_ties() -> None:
+    papers = [
+        _paper("1", "Nothing relevant"),
+        _paper("2", "Moebius nets", "No experts here."),
+        _paper("3", "MoE", "A mixture of experts (MoE) model."),
+        _paper("4", "Also nothing"),
+    ]
+    interests = {"keywords": ["MoE", "mixture of experts"]}
+    assert relevance.rank_by_keyword_count(interests, papers, []) == ["3", "2", "1", "4"]
+    assert relevance.rank_by_keyword_count({}, papers, []) == ["1", "2", "3", "4"]
+
+
+def test_tfidf_baseline_ranks_the_matching_paper_first() -> None:
+    papers = [
+        _paper("1", "Speech recognition", "Streaming speech recognition with chunked attention."),
+        _paper("2", "Federated learning", "Client drift in federated learning with privacy."),
+        _paper("3", "Robot grasping", "Grasping unseen objects with tactile sensing."),
+    ]
+    interests = {"keywords": ["federated"], "description": "privacy of clients"}
+    assert relevance.rank_by_tfidf(interests, papers, [])[0] == "2"
+
+
+def test_harness_reports_both_baselines(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    profiles: list[dict[str, Any]],
+) -> None:
+    results_path = tmp_path / "relevance_results.json"
+    monkeypatch.setattr(relevance, "RESULTS_PATH", results_path)
+    assert relevance.main(["--json"]) == 0
+    out = capsys.readouterr().out
+    assert "keyword substring count" in out and "TF-IDF cosine" in out
+    document = json.loads(results_path.read_text(encoding="utf-8"))
+    assert document["dataset"]["papers"] >= 90
+    for method in document["methods"]:
+        assert 0.0 <= method["p_at_5"] <= 1.0 and 0.0 <= method["ndcg_at_10"] <= 1.0
+        assert set(method["per_profile"]) == {profile["name"] for profile in profiles}

@@ -1,0 +1,282 @@
+"""Selection: matching rules, scores, reasons, limits and the never-twice rule."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from newsletter.matching import PaperIndex, author_key
+from newsletter.models import AnnounceType, Paper, PaperExtras, Profile
+from newsletter.pipeline import select_day
+from newsletter.select import select
+from newsletter.sources.merge import merge_papers
+from newsletter.store import Store
+
+DAY = date(2026, 7, 27)
+
+
+def paper(pid: str, title: str, abstract: str = "", **extra: object) -> Paper:
+    return Paper(id=pid, title=title, abstract=abstract, **extra)  # type: ignore[arg-type]
+
+
+def picks(papers: list[Paper], profile: Profile, **kwargs: object) -> list[str]:
+    (selection,) = select(papers, [profile], DAY, **kwargs)  # type: ignore[arg-type]
+    return [p.paper.id for p in selection.papers]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Diffusion Models for video",
+        "A diffusion-model sampler",
+        "DIFFUSION MODEL distillation",
+        "Faster diffusion  models",
+    ],
+)
+def test_keyword_variants_match(title: str) -> None:
+    assert picks([paper("1", title)], Profile("a@x.org", keywords=("diffusion model",))) == ["1"]
+
+
+def test_plural_keyword_matches_singular_text() -> None:
+    profile = Profile("a@x.org", keywords=("mixtures of experts",))
+    assert picks([paper("1", "A sparse mixture of expert layers")], profile) == ["1"]
+
+
+def test_acronyms_match_whole_words_in_capitals_only() -> None:
+    papers = [
+        paper("1", "Training MoE models"),
+        paper("2", "Moebius transforms of moe"),
+        paper("3", "Scaling MoEs"),
+        paper("4", "An RL agent", "We fetch each URL."),
+        paper("5", "A paper", "Our URL parser and curl tools."),
+    ]
+    assert sorted(picks(papers, Profile("a@x.org", keywords=("MoE",)))) == ["1", "3"]
+    assert picks(papers, Profile("a@x.org", keywords=("RL",))) == ["4"]
+
+
+def test_keyword_in_title_ranks_above_abstract_and_similarity() -> None:
+    papers = [
+        paper("abs", "Efficient inference", "We study scaling laws of sparse models " * 3),
+        paper("title", "Scaling laws for routing", "Nothing else in common."),
+    ]
+    profile = Profile(
+        "a@x.org", keywords=("scaling laws",), description="scaling laws sparse models"
+    )
+    assert picks(papers, profile)[0] == "title"
+
+
+@pytest.mark.parametrize(
+    "written", ["J. Krajewski", "Krajewski, Jakub", "Jakub Krajewski", "JAKUB KRAJEWSKI"]
+)
+def test_author_names_match_across_forms(written: str) -> None:
+    papers = [paper("1", "Anything", authors=("A. Other", written))]
+    assert picks(papers, Profile("a@x.org", authors=("Jakub Krajewski",))) == ["1"]
+
+
+def test_author_matching_folds_accents_and_keeps_first_names_apart() -> None:
+    assert author_key("Zoë Müller") == author_key("Zoe Muller")
+    papers = [paper("1", "A", authors=("Jan Krajewski",)), paper("2", "B", authors=("Zoe Muller",))]
+    assert picks(papers, Profile("a@x.org", authors=("Jakub Krajewski", "Zoë Müller"))) == ["2"]
+
+
+def test_exclude_drops_a_paper_even_with_strong_matches() -> None:
+    papers = [paper("1", "Mixture of experts: a survey"), paper("2", "Mixture of experts routing")]
+    profile = Profile("a@x.org", keywords=("mixture of experts",), exclude=("survey",))
+    assert picks(papers, profile) == ["2"]
+
+
+def test_categories_boost_and_alone_select() -> None:
+    papers = [
+        paper("1", "Graphs", categories=("math.CO",)),
+        paper("2", "Groups", categories=("math.GR", "math.CO")),
+        paper("3", "Galaxies", categories=("astro-ph.GA",)),
+    ]
+    (selection,) = select(papers, [Profile("a@x.org", categories=("math.CO",))], DAY)
+    assert [p.paper.id for p in selection.papers] == ["1", "2"]
+    assert selection.papers[0].reasons == ("category math.CO",)
+    assert selection.papers[1].reasons == ("cross-listed in math.CO",)
+
+
+def test_category_alone_does_not_select_for_a_reader_with_keywords() -> None:
+    papers = [paper("1", "Unrelated things", categories=("cs.LG",))]
+    profile = Profile("a@x.org", keywords=("diffusion model",), categories=("cs.LG",))
+    assert picks(papers, profile) == []
+
+
+def test_reasons_are_human_readable() -> None:
+    papers = [
+        paper(
+            "1",
+            "Scaling mixture of experts",
+            "We route tokens with MoE layers.",
+            authors=("J. Krajewski",),
+            categories=("cs.LG",),
+            extras=PaperExtras(upvotes=57),
+        ),
+    ]
+    profile = Profile(
+        "a@x.org",
+        keywords=("mixture of experts", "MoE"),
+        authors=("Jakub Krajewski",),
+        categories=("cs.LG",),
+    )
+    (selection,) = select(papers, [profile], DAY)
+    reasons = selection.papers[0].reasons
+    assert reasons[0] == "author Jakub Krajewski"
+    assert 'keyword "mixture of experts" in title' in reasons
+    assert 'keyword "MoE" in abstract' in reasons
+    assert "category cs.LG" in reasons
+    assert reasons[-1] == "trending on Hugging Face (57 upvotes)"
+    assert 0.5 <= selection.papers[0].score <= 1.0
+
+
+def test_liked_papers_pull_in_similar_ones() -> None:
+    liked = paper(
+        "2401.00001",
+        "Speculative decoding with draft models",
+        "Draft models propose tokens that a large target model verifies in parallel.",
+    )
+    papers = [
+        paper(
+            "1",
+            "Faster speculative decoding",
+            "A draft model proposes tokens; the target model verifies them.",
+        ),
+        paper("2", "Protein folding", "We predict protein structures."),
+    ]
+    (selection,) = select(
+        papers, [Profile("a@x.org", liked=("2401.00001",))], DAY, liked={liked.id: liked}
+    )
+    assert [p.paper.id for p in selection.papers] == ["1"]
+    assert selection.papers[0].reasons == ("similar to your liked paper 2401.00001",)
+
+
+def test_upvotes_break_ties_but_never_override_relevance() -> None:
+    papers = [
+        paper("a", "Diffusion model tricks", extras=PaperExtras(upvotes=0)),
+        paper("b", "Diffusion model tricks", extras=PaperExtras(upvotes=300)),
+        paper(
+            "c", "Unrelated", "A diffusion model appears once.", extras=PaperExtras(upvotes=5000)
+        ),
+    ]
+    assert picks(papers, Profile("a@x.org", keywords=("diffusion model",))) == ["b", "a", "c"]
+
+
+def test_max_papers_min_score_and_digest() -> None:
+    papers = [paper(str(n), f"Diffusion model number {n}") for n in range(30)]
+    assert len(picks(papers, Profile("a@x.org", keywords=("diffusion model",), max_papers=7))) == 7
+    assert picks(papers, Profile("a@x.org", keywords=("diffusion model",), min_score=0.99)) == []
+    (quiet,) = select([], [Profile("a@x.org", keywords=("x",))], DAY)
+    (always,) = select([], [Profile("a@x.org", keywords=("x",), digest="always")], DAY)
+    assert not quiet.should_send and always.should_send
+
+
+def test_hostile_and_non_latin_keywords() -> None:
+    papers = [
+        paper("1", "量子计算的新算法", "我们提出量子算法。"),
+        paper("2", "Faster C++ template metaprogramming"),
+        paper("3", "Regex (.*)+[a-z]{2,}? soup", "Text with $^ and \\ in it."),
+        paper("4", "Schrödinger bridges"),
+    ]
+    assert picks(papers, Profile("a@x.org", keywords=("量子",))) == ["1"]
+    assert picks(papers, Profile("a@x.org", keywords=("C++",))) == ["2"]
+    assert picks(papers, Profile("a@x.org", keywords=("(.*)+[a-z]{2,}?",))) == ["3"]
+    assert picks(papers, Profile("a@x.org", keywords=("Schrodinger bridge",))) == ["4"]
+    assert picks(papers, Profile("a@x.org", keywords=("$^\\",))) == []
+
+
+def test_a_day_with_zero_papers() -> None:
+    (selection,) = select([], [Profile("a@x.org", keywords=("x",))], DAY)
+    assert selection.papers == ()
+
+
+def test_selection_is_deterministic() -> None:
+    papers = [paper(str(n), f"Diffusion model {n % 3}", "words " * n) for n in range(20)]
+    profile = Profile("a@x.org", keywords=("diffusion model",), description="fast diffusion")
+    assert select(papers, [profile], DAY) == select(papers, [profile], DAY)
+
+
+def test_index_lookups_are_shared_between_readers() -> None:
+    index = PaperIndex([paper("1", "Mixture of experts")])
+    assert index.keyword("mixture of experts") is index.keyword("mixture of experts")
+
+
+# --- never twice ---------------------------------------------------------------------------
+
+
+def _config(tmp_path: Path) -> object:
+    from newsletter.config import load_config
+
+    path = tmp_path / "subscribers.yaml"
+    path.write_text(
+        "newsletter:\n  sources:\n    - type: arxiv\n      categories: [cs.LG]\n      url: x.xml\n"
+        "subscribers:\n  - email: Ada@Example.org\n    interests: {keywords: [diffusion model]}\n"
+    )
+    return load_config(path)
+
+
+def _ids(plan: object) -> list[str]:
+    return [p.paper.id for p in plan.selections[0].papers]  # type: ignore[attr-defined]
+
+
+def test_a_delivered_paper_is_not_selected_again_on_a_later_day(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    day2 = date(2026, 7, 28)
+    with Store(tmp_path / "s.db") as store:
+        store.save_day(
+            DAY, "arxiv", [paper("1", "Diffusion model A"), paper("2", "Diffusion model B")]
+        )
+        store.save_day(
+            day2, "arxiv", [paper("2", "Diffusion model B"), paper("3", "Diffusion model C")]
+        )
+        assert _ids(select_day(config, DAY, store, None)) == ["1", "2"]  # type: ignore[arg-type]
+        store.mark_delivered("ada@example.org", DAY, ["1", "2"])
+        assert _ids(select_day(config, day2, store, None)) == ["3"]  # type: ignore[arg-type]
+
+
+def test_a_replacement_of_a_delivered_paper_is_not_sent_again(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    with Store(tmp_path / "s.db") as store:
+        store.mark_delivered("ada@example.org", DAY, ["2607.00001"])
+        v2 = Paper(
+            id="2607.00001",
+            version=2,
+            title="Diffusion model, revised",
+            announce_type=AnnounceType.REPLACE,
+        )
+        store.save_day(date(2026, 7, 29), "arxiv", [v2])
+        assert _ids(select_day(config, date(2026, 7, 29), store, None)) == []  # type: ignore[arg-type]
+
+
+def test_a_paper_delivered_from_arxiv_is_not_resent_from_hugging_face(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    with Store(tmp_path / "s.db") as store:
+        store.mark_delivered("ada@example.org", DAY, ["2607.00001"])
+        hf = Paper(
+            id="2607.00001",
+            title="Diffusion model trending",
+            sources=("huggingface",),
+            extras=PaperExtras(upvotes=99),
+        )
+        store.save_day(date(2026, 7, 28), "huggingface", [hf])
+        assert _ids(select_day(config, date(2026, 7, 28), store, None)) == []  # type: ignore[arg-type]
+
+
+def test_preview_does_not_count_as_delivery(tmp_path: Path) -> None:
+    from newsletter.preview import write_preview
+
+    config = _config(tmp_path)
+    with Store(tmp_path / "s.db") as store:
+        store.save_day(DAY, "arxiv", [paper("1", "Diffusion model A")])
+        plan = select_day(config, DAY, store, None)  # type: ignore[arg-type]
+        write_preview(config, plan.selections, tmp_path / "preview")  # type: ignore[arg-type]
+        assert _ids(select_day(config, DAY, store, None)) == ["1"]  # type: ignore[arg-type]
+        assert store.delivered_paper_ids("ada@example.org") == set()
+
+
+def test_merged_papers_keep_one_id() -> None:
+    arxiv = Paper(id="2607.00001", title="T", categories=("cs.LG",), sources=("arxiv",))
+    hf = Paper(id="2607.00001", title="T", sources=("huggingface",), extras=PaperExtras(upvotes=3))
+    assert len(merge_papers([arxiv, hf])) == 1
