@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from newsletter.config import Config
+    from newsletter.config import Config, Subscriber
     from newsletter.fetching import FetchReport
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -207,8 +207,69 @@ def _show_fetch(report: FetchReport, as_json: bool) -> None:
     Console(stderr=as_json).print(summary)
 
 
+def _subscribers(config: Config, emails: tuple[str, ...]) -> list[Subscriber]:
+    if not emails:
+        return list(config.subscribers)
+    wanted = {email.strip().lower() for email in emails}
+    chosen = [s for s in config.subscribers if s.email.lower() in wanted]
+    unknown = wanted - {s.email.lower() for s in chosen}
+    if unknown:
+        raise click.BadParameter(
+            f"not a subscriber: {', '.join(sorted(unknown))}", param_hint="--subscriber"
+        )
+    return chosen
+
+
+@cli.command()
+@config_option
+@date_option
+@click.option(
+    "--subscriber",
+    "emails",
+    multiple=True,
+    metavar="EMAIL",
+    help="Only this subscriber (repeatable).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="preview",
+    show_default=True,
+    help="Folder to write the preview into.",
+)
+def preview(config_path: Path, day: datetime | None, emails: tuple[str, ...], out: Path) -> None:
+    """Build each subscriber's issue without sending anything.
+
+    Fetches the day first if it was never fetched, selects every subscriber's papers and writes,
+    per subscriber, SLUG.json: {"subscriber", "date", "subject", "papers": [{"id", "title",
+    "score", "reasons"}]}, best first. Delivery state is not touched: a previewed paper is still
+    sent later.
+
+    \b
+    Examples:
+      newsletter preview
+      newsletter preview --date 2026-07-27 --subscriber ada@example.org --out /tmp/issue
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from newsletter.pipeline import select_day
+    from newsletter.preview import write_preview
+    from newsletter.sources.http import Fetcher, make_client
+    from newsletter.store import Store
+
+    config = _load(config_path)
+    chosen = _subscribers(config, emails)
+    with Store(config.state_path) as store, make_client(config.newsletter.contact) as client:
+        plan = select_day(config, _issue_date(day), store, Fetcher(client, store), chosen)
+    entries = write_preview(config, plan.selections, out)
+    table = Table("subscriber", "papers", "subject", title=f"Preview for {plan.day} in {out}/")
+    for entry in entries:
+        table.add_row(entry.email, str(entry.papers), entry.subject)
+    Console().print(table)
+
+
 for _name, _help in (
-    ("preview", "Build each subscriber's issue without sending and write a preview site."),
     ("send", "Send the day's issue to every subscriber who has not received it."),
     ("run", "Run the scheduler in the foreground: fetch and send every day."),
 ):
