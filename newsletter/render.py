@@ -1,15 +1,66 @@
-"""Turning a Selection into what a reader sees. For now: the subject line."""
+"""Turning a Selection into what a reader sees: subject, preheader, HTML and plain text.
+
+Jinja renders `issue.mjml.j2` into MJML, mjml-python compiles it to HTML; `issue.txt.j2` is the
+plain-text part. A user's `templates/` folder (next to the config, or `newsletter.templates:`)
+is searched before the built-in templates, so any template can be replaced by name.
+
+Per day, each paper's card (`card.html.j2`, `card.txt.j2`, `compact.html.j2`) is rendered once
+and shared by every reader who gets it. Per reader, the issue is rendered with a placeholder
+element where each card goes, compiled, and the cards are joined in. MJML passes the HTML inside
+`mj-text` through, only re-serialised, so each card is re-serialised the same way once (see
+`_Normaliser`) and the joined issue is byte for byte what rendering the whole issue in one piece
+gives (`IssueRenderer.render_direct`, which the tests compare against).
+
+Feed text is untrusted: autoescape is on for every template but the `.txt.j2` ones, nothing from
+a feed is marked safe, and only http(s) links reach a template.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import secrets
+import textwrap
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
+from typing import Any
 
-from newsletter.models import SelectedPaper
+import jinja2
+from markupsafe import Markup
+
+from newsletter.config import Config
+from newsletter.errors import RenderError
+from newsletter.models import Paper, Profile, SelectedPaper, Selection
+from newsletter.paths import builtin_templates
 
 SUBJECT_MAX = 140  # characters; mail clients show far fewer, headers stay short and unfolded
+PREHEADER_MAX = 150
+HTML_BUDGET = 95_000  # bytes of decoded HTML; Gmail clips a message at ~102 KB
+TEXT_WIDTH = 78
+SUMMARY_MAX = 420  # characters of abstract shown on a card
+SUMMARY_SENTENCES = 3
+AUTHORS_SHOWN = 3
+TEMPLATE_NAMES = (
+    "issue.mjml.j2",
+    "issue.txt.j2",
+    "card.html.j2",
+    "card.txt.j2",
+    "compact.html.j2",
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[$\"'“])")
+_LINK_LABELS = (
+    ("abstract", "Abstract"),
+    ("pdf", "PDF"),
+    ("code", "Code"),
+    ("huggingface", "Hugging Face"),
+    ("project", "Project page"),
+    ("doi", "DOI"),
+)
+
+
+# ---------------------------------------------------------------------------- plain helpers
 
 
 def one_line(text: str) -> str:
@@ -36,3 +87,446 @@ def subject(title: str, day: date, papers: Sequence[SelectedPaper]) -> str:
     tail = f" and {more} more" if more else ""
     room = max(SUBJECT_MAX - len(head) - 2 - len(tail), 20)
     return f"{head}: {shorten(one_line(papers[0].paper.title), room)}{tail}"
+
+
+def preheader(papers: Sequence[SelectedPaper]) -> str:
+    """The hidden preview line under the subject: the top papers' titles."""
+    if not papers:
+        return "No new paper matched your interests today."
+    titles = " · ".join(one_line(p.paper.title) for p in papers[:3])
+    return shorten(f"Today: {titles}", PREHEADER_MAX)
+
+
+def long_date(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def short_authors(authors: Sequence[str]) -> str:
+    """`A, B, C … Z (12 authors)` for long lists; every name for short ones."""
+    names = [one_line(a) for a in authors if a.strip()]
+    if len(names) <= AUTHORS_SHOWN + 1:
+        return ", ".join(names)
+    return f"{', '.join(names[:AUTHORS_SHOWN])} … {names[-1]} ({len(names)} authors)"
+
+
+def summary(text: str, limit: int = SUMMARY_MAX) -> str:
+    """The first two or three sentences, cut on a sentence boundary within `limit` characters."""
+    text = one_line(text)
+    kept = ""
+    for sentence in _SENTENCE_END.split(text)[:SUMMARY_SENTENCES]:
+        candidate = f"{kept} {sentence}".strip()
+        if len(candidate) > limit:
+            break
+        kept = candidate
+    return kept or shorten(text, limit)
+
+
+def wrap(text: str, indent: str = "   ", first: str | None = None, width: int = TEXT_WIDTH) -> str:
+    """Wrap at `width` columns; URLs and long words are never broken."""
+    return textwrap.fill(
+        one_line(str(text)),
+        width=width,
+        initial_indent=indent if first is None else first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only absolute http(s) URLs without spaces or control characters reach a template."""
+    if not url:
+        return None
+    url = url.strip()
+    if not re.match(r"^https?://[^\s/]", url, re.IGNORECASE) or _CONTROL.search(url):
+        return None
+    return url
+
+
+# ---------------------------------------------------------------------------- view models
+
+
+@dataclass(frozen=True)
+class LinkView:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class PaperView:
+    """What a card shows of a paper: plain text and checked URLs, ready for a template."""
+
+    id: str
+    title: str
+    url: str | None
+    authors: str
+    categories: tuple[str, ...]
+    summary: str
+    summary_is_ai: bool
+    links: tuple[LinkView, ...]
+    upvotes: int | None
+    updated: bool
+
+    @property
+    def primary(self) -> str | None:
+        return self.categories[0] if self.categories else None
+
+    @property
+    def others(self) -> tuple[str, ...]:
+        return self.categories[1:]
+
+    @classmethod
+    def of(cls, paper: Paper) -> PaperView:
+        links: list[LinkView] = []
+        for key, label in _LINK_LABELS:
+            url = safe_url(getattr(paper.links, key))
+            if url and all(link.url != url for link in links):
+                links.append(LinkView(label, url))
+        ai = paper.extras.ai_summary
+        return cls(
+            id=paper.id,
+            title=one_line(paper.title),
+            url=safe_url(paper.links.abstract) or (links[0].url if links else None),
+            authors=short_authors(paper.authors),
+            categories=tuple(one_line(c) for c in paper.categories),
+            summary=summary(ai or paper.abstract),
+            summary_is_ai=bool(ai),
+            links=tuple(links),
+            upvotes=paper.extras.upvotes or None,
+            updated=paper.is_updated,
+        )
+
+
+@dataclass(frozen=True)
+class CardSlot:
+    """A card as the issue template sees it: the paper's HTML and this reader's reasons."""
+
+    html: Markup
+    reasons: tuple[str, ...]
+    text: str = ""
+
+
+def interests_summary(profile: Profile) -> list[str]:
+    """`keywords: a, b`, `authors: ...`: what the footer reminds the reader they asked for."""
+    parts = [
+        ("keywords", profile.keywords),
+        ("authors", profile.authors),
+        ("categories", profile.categories),
+        ("liked papers", profile.liked),
+    ]
+    lines = [f"{label}: {shorten(', '.join(values), 120)}" for label, values in parts if values]
+    if profile.description:
+        lines.append(f"description: “{shorten(one_line(profile.description), 80)}”")
+    return lines
+
+
+# ---------------------------------------------------------------------------- environment
+
+
+def environment(user_templates: Path | None = None) -> jinja2.Environment:
+    """Jinja with the reader's templates first and the built-in ones last; autoescape is on for
+    everything but the plain-text templates (`select_autoescape` would miss `.mjml`)."""
+    search = [str(path) for path in (user_templates, builtin_templates()) if path and path.is_dir()]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(search),
+        autoescape=lambda name: not (name or "").endswith(".txt.j2"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        auto_reload=False,
+    )
+    env.filters["wrap"] = wrap
+    env.finalize = _printable
+    env.globals["search_path"] = search
+    return env
+
+
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def _printable(value: Any) -> Any:
+    """Every value a template prints: characters XML (and so MJML) cannot carry are dropped."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return _NOT_XML.sub("", value)
+    return value
+
+
+def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
+    try:
+        return env.get_template(name)
+    except jinja2.TemplateNotFound:
+        searched = ", ".join(env.globals.get("search_path", [])) or "nowhere"  # type: ignore[arg-type]
+        raise RenderError(f"template {name} not found; searched: {searched}") from None
+    except jinja2.TemplateSyntaxError as error:
+        raise RenderError(f"{error.filename or name}:{error.lineno}: {error.message}") from None
+
+
+def compile_mjml(source: str) -> str:
+    """MJML to HTML, no web fonts; an MJML error names what failed."""
+    from mjml import mjml2html
+
+    try:
+        html: str = mjml2html(source, fonts={})
+    except Exception as error:  # mjml-python raises a bare exception type from Rust
+        raise RenderError(f"MJML did not compile: {one_line(str(error))[:300]}") from error
+    return html
+
+
+class _Normaliser:
+    """Re-serialise an HTML fragment exactly as MJML does inside `mj-text`, with a cache."""
+
+    def __init__(self) -> None:
+        self._marker = secrets.token_hex(8)
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, fragment: str) -> str:
+        if fragment not in self._cache:
+            start, end = f'<i id="a{self._marker}"></i>', f'<i id="z{self._marker}"></i>'
+            source = (
+                "<mjml><mj-body><mj-section><mj-column><mj-text>"
+                f"{start}{fragment}{end}</mj-text></mj-column></mj-section></mj-body></mjml>"
+            )
+            html = compile_mjml(source)
+            _, found, rest = html.partition(start)
+            body, found_end, _rest = rest.partition(end)
+            if not (found and found_end):
+                raise RenderError("MJML changed a card beyond recognition")
+            self._cache[fragment] = body
+        return self._cache[fragment]
+
+
+# ---------------------------------------------------------------------------- the renderer
+
+
+@dataclass(frozen=True)
+class Newsletter:
+    """What every issue shares: the newsletter's name, its sender, how readers unsubscribe."""
+
+    title: str
+    sender: str | None = None  # the address readers can write to
+    unsubscribe: Callable[[str], str] = lambda email: ""  # a reader's unsubscribe link
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How many papers get a full card, how many a line in the compact list, how many neither."""
+
+    full: int
+    compact: int
+    hidden: int
+
+
+@dataclass
+class IssueRenderer:
+    """Renders every reader's issue of one day; cards are rendered once and shared."""
+
+    newsletter: Newsletter
+    env: jinja2.Environment = field(default_factory=environment)
+    budget: int = HTML_BUDGET
+    _views: dict[str, PaperView] = field(default_factory=dict)
+    _cards: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # html, text, compact
+    _normalise: _Normaliser = field(default_factory=_Normaliser)
+    _token: str = field(default_factory=lambda: secrets.token_hex(6))
+
+    def __post_init__(self) -> None:
+        self._issue = _template(self.env, "issue.mjml.j2")
+        self._text = _template(self.env, "issue.txt.j2")
+        self._card_html = _template(self.env, "card.html.j2")
+        self._card_text = _template(self.env, "card.txt.j2")
+        self._compact = _template(self.env, "compact.html.j2")
+
+    # -- per paper, once a day
+
+    def view(self, paper: Paper) -> PaperView:
+        if paper.id not in self._views:
+            self._views[paper.id] = PaperView.of(paper)
+        return self._views[paper.id]
+
+    def card(self, paper: Paper) -> tuple[str, str, str]:
+        """The paper's card HTML (as MJML will write it), text block and compact-list line."""
+        if paper.id not in self._cards:
+            view = self.view(paper)
+            html = self._card_html.render(paper=view).strip()
+            compact = self._compact.render(paper=view).strip()
+            text = self._card_text.render(paper=view).strip("\n")
+            self._cards[paper.id] = (html, text, compact)
+        return self._cards[paper.id]
+
+    # -- per reader
+
+    def render(self, selection: Selection, email: str, name: str | None) -> RenderedIssue:
+        """The reader's issue, cards joined into a compiled skeleton."""
+        papers = selection.papers
+        layout, html = self._fit(selection, email, name)
+        text = self._render_text(selection, email, name, layout)
+        return RenderedIssue(
+            subject=subject(self.newsletter.title, selection.day, papers),
+            preheader=preheader(papers),
+            html=html,
+            text=text,
+            layout=layout,
+        )
+
+    def render_direct(self, selection: Selection, email: str, name: str | None) -> RenderedIssue:
+        """The same issue rendered in one piece, cards in place: the reference for `render`."""
+        layout, _ = self._fit(selection, email, name)
+        papers = selection.papers
+        cards = [
+            CardSlot(Markup(self._card_html.render(paper=self.view(p.paper)).strip()), p.reasons)
+            for p in papers[: layout.full]
+        ]
+        compact = [
+            Markup(self._compact.render(paper=self.view(p.paper)).strip())
+            for p in papers[layout.full : layout.full + layout.compact]
+        ]
+        source = self._issue.render(
+            **self._context(selection, email, name, layout), cards=cards, compact=compact
+        )
+        return RenderedIssue(
+            subject=subject(self.newsletter.title, selection.day, papers),
+            preheader=preheader(papers),
+            html=compile_mjml(source),
+            text=self._render_text(selection, email, name, layout),
+            layout=layout,
+        )
+
+    def _fit(self, selection: Selection, email: str, name: str | None) -> tuple[Layout, str]:
+        """The most full cards that keep the HTML within the budget, the rest as a compact list;
+        if even the list is too long, the most list lines that fit."""
+        count = len(selection.papers)
+
+        def attempt(layout: Layout) -> str | None:
+            html = self._join(selection, email, name, layout)
+            return html if len(html.encode()) <= self.budget else None
+
+        html = attempt(Layout(count, 0, 0))
+        if html is not None:
+            return Layout(count, 0, 0), html
+        best = _largest(lambda n: attempt(Layout(n, count - n, 0)), count - 1)
+        if best is not None:
+            return Layout(best[0], count - best[0], 0), best[1]
+        best = _largest(lambda n: attempt(Layout(0, n, count - n)), count - 1)
+        if best is not None:
+            return Layout(0, best[0], count - best[0]), best[1]
+        layout = Layout(0, 0, count)
+        return layout, self._join(selection, email, name, layout)
+
+    def _join(self, selection: Selection, email: str, name: str | None, layout: Layout) -> str:
+        papers = selection.papers
+        slots = [f'<i id="c{self._token}-{n}"></i>' for n in range(layout.full)]
+        items = [f'<i id="l{self._token}-{n}"></i>' for n in range(layout.compact)]
+        cards = [CardSlot(Markup(s), p.reasons) for s, p in zip(slots, papers, strict=False)]
+        source = self._issue.render(
+            **self._context(selection, email, name, layout),
+            cards=cards,
+            compact=[Markup(i) for i in items],
+        )
+        html = compile_mjml(source)
+        pieces: dict[str, str] = {}
+        for slot, picked in zip(slots, papers, strict=False):
+            pieces[slot] = self._normalise(self.card(picked.paper)[0])
+        for item, picked in zip(items, papers[layout.full :], strict=False):
+            pieces[item] = self._normalise(self.card(picked.paper)[2])
+        if not pieces:
+            return html
+        pattern = re.compile("|".join(re.escape(key) for key in pieces))
+        return pattern.sub(lambda match: pieces[match.group(0)], html)
+
+    def _context(
+        self, selection: Selection, email: str, name: str | None, layout: Layout
+    ) -> dict[str, Any]:
+        papers = selection.papers
+        return {
+            "title": one_line(self.newsletter.title),
+            "subject": subject(self.newsletter.title, selection.day, papers),
+            "preheader": preheader(papers),
+            "day": selection.day,
+            "day_long": long_date(selection.day),
+            "name": one_line(name) if name else None,
+            "email": email,
+            "count": len(papers),
+            "hidden": layout.hidden,
+            "interests": interests_summary(selection.profile),
+            "sender": self.newsletter.sender,
+            "unsubscribe": self.newsletter.unsubscribe(email),
+        }
+
+    def _render_text(
+        self, selection: Selection, email: str, name: str | None, layout: Layout
+    ) -> str:
+        papers = selection.papers
+        cards = [
+            CardSlot(Markup(""), p.reasons, self.card(p.paper)[1]) for p in papers[: layout.full]
+        ]
+        compact = [self.view(p.paper) for p in papers[layout.full : layout.full + layout.compact]]
+        text = self._text.render(
+            **self._context(selection, email, name, layout), cards=cards, compact=compact
+        )
+        return _tidy_text(text)
+
+
+def _largest(fits: Callable[[int], str | None], high: int) -> tuple[int, str] | None:
+    """The largest n in [0, high] for which `fits(n)` gives HTML; `fits` is monotone."""
+    low, found = 0, None
+    while low <= high:
+        middle = (low + high) // 2
+        html = fits(middle)
+        if html is None:
+            high = middle - 1
+        else:
+            found, low = (middle, html), middle + 1
+    return found
+
+
+def _tidy_text(text: str) -> str:
+    """No trailing spaces, at most one blank line in a row, one final newline."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    tidy: list[str] = []
+    for line in lines:
+        if line or (tidy and tidy[-1]):
+            tidy.append(line)
+    return "\n".join(tidy).strip("\n") + "\n"
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    """One reader's issue, ready to be put in a message."""
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    layout: Layout
+
+    @property
+    def html_bytes(self) -> int:
+        return len(self.html.encode())
+
+
+def links_in(html: str) -> list[str]:
+    """Every href of an HTML document, in order (used to check the text part carries them)."""
+    import html as html_module
+
+    return [html_module.unescape(m) for m in re.findall(r'href="([^"]*)"', html)]
+
+
+def renderer_for(config: Config) -> IssueRenderer:
+    """The renderer of a config: its templates folder first, its title, sender, unsubscribe."""
+    from email.utils import parseaddr
+    from functools import partial
+
+    from newsletter import unsubscribe
+
+    settings = config.newsletter
+    folder = config.templates_dir
+    if settings.templates is not None and not folder.is_dir():
+        raise RenderError(f"{config.path}: newsletter.templates: folder {folder} does not exist")
+    return IssueRenderer(
+        Newsletter(
+            title=settings.title,
+            sender=parseaddr(settings.sender)[1] or None,
+            unsubscribe=partial(
+                unsubscribe.link, sender=settings.sender, url=settings.unsubscribe_url
+            ),
+        ),
+        environment(folder if folder.is_dir() else None),
+    )
