@@ -237,36 +237,130 @@ def _subscribers(config: Config, emails: tuple[str, ...]) -> list[Subscriber]:
     show_default=True,
     help="Folder to write the preview into.",
 )
-def preview(config_path: Path, day: datetime | None, emails: tuple[str, ...], out: Path) -> None:
+@click.option("--demo", is_flag=True, help="Use the bundled demo day and readers (offline).")
+@click.option("--serve", is_flag=True, help="Serve the preview on 127.0.0.1; rebuild on changes.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8025, show_default=True,
+              help="Port for --serve (0: any free port).")  # fmt: skip
+@click.option("--open", "open_browser", is_flag=True, help="Open the preview in a browser.")
+def preview(
+    config_path: Path,
+    day: datetime | None,
+    emails: tuple[str, ...],
+    out: Path,
+    demo: bool,
+    serve: bool,
+    port: int,
+    open_browser: bool,
+) -> None:
     """Build each subscriber's issue without sending anything.
 
-    Fetches the day first if it was never fetched, selects every subscriber's papers and writes,
-    per subscriber, SLUG.json: {"subscriber", "date", "subject", "papers": [{"id", "title",
-    "score", "reasons"}]}, best first. Delivery state is not touched: a previewed paper is still
-    sent later.
+    Fetches the day first if it was never fetched, selects every subscriber's papers and writes
+    OUT/index.html and, per subscriber, SLUG.html, SLUG.txt and SLUG.json ({"subscriber",
+    "date", "subject", "papers": [{"id", "title", "score", "reasons"}]}, best first). Delivery
+    state is not touched: a previewed paper is still sent later.
 
     \b
     Examples:
-      newsletter preview
+      newsletter preview --demo --out preview      # offline, bundled sample papers
       newsletter preview --date 2026-07-27 --subscriber ada@example.org --out /tmp/issue
+      newsletter preview --serve --open            # http://127.0.0.1:8025, rebuilt on edits
     """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="newsletter-demo-") as scratch:
+
+        def build() -> Config:
+            config = _preview_config(config_path, demo, Path(scratch) / "demo.db")
+            issue_day = day.date() if day else None
+            _build_preview(config, issue_day, emails, out, demo)
+            return config
+
+        config = build()
+        index = (out / "index.html").resolve()
+        if not serve:
+            if open_browser:
+                _open(index.as_uri())
+            click.echo(f"Open {index}")
+            return
+        _serve(config, out, port, open_browser, build)
+
+
+def _preview_config(config_path: Path, demo: bool, state: Path) -> Config:
+    if not demo:
+        return _load(config_path)
+    from newsletter.demo import demo_config
+
+    return demo_config(state)
+
+
+def _build_preview(
+    config: Config, day: date | None, emails: tuple[str, ...], out: Path, demo: bool
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from newsletter.demo import DEMO_DAY
     from newsletter.pipeline import select_day
     from newsletter.preview import write_preview
+    from newsletter.render import renderer_for
     from newsletter.sources.http import Fetcher, make_client
     from newsletter.store import Store
 
-    config = _load(config_path)
     chosen = _subscribers(config, emails)
+    issue_day = day or (DEMO_DAY if demo else _issue_date(None))
     with Store(config.state_path) as store, make_client(config.newsletter.contact) as client:
-        plan = select_day(config, _issue_date(day), store, Fetcher(client, store), chosen)
-    entries = write_preview(config, plan.selections, out)
-    table = Table("subscriber", "papers", "subject", title=f"Preview for {plan.day} in {out}/")
+        plan = select_day(config, issue_day, store, Fetcher(client, store), chosen)
+    entries = write_preview(config, plan.selections, out, renderer_for(config))
+    title = f"Preview of {plan.day} in {out}/"
+    table = Table("subscriber", "papers", "HTML", "subject", title=title)
     for entry in entries:
-        table.add_row(entry.email, str(entry.papers), entry.subject)
-    Console().print(table)
+        table.add_row(
+            entry.email, str(entry.papers), f"{entry.html_bytes / 1000:.1f} kB", entry.subject
+        )
+    Console(stderr=True).print(table)
+
+
+def _serve(
+    config: Config, out: Path, port: int, open_browser: bool, build: Callable[[], Config]
+) -> None:
+    import threading
+
+    from newsletter.preview import start_server, watch
+
+    try:
+        server = start_server(out, port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on 127.0.0.1:{port}: {exc.strerror}") from None
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    click.echo(f"Serving {out}/ at {url}; rebuilt when the config or a template changes.")
+    click.echo("Press Ctrl-C to stop.")
+    if open_browser:
+        _open(url)
+
+    def watched() -> list[Path]:
+        folder = config.templates_dir
+        templates = sorted(folder.glob("*.j2")) if folder.is_dir() else []
+        return [config.path, *templates]
+
+    def rebuild() -> None:
+        build()
+        log.warning("preview rebuilt")
+
+    stop = threading.Event()
+    try:
+        watch(watched, rebuild, stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.shutdown()
+
+
+def _open(url: str) -> None:
+    import webbrowser
+
+    if not webbrowser.open(url):
+        log.warning("could not start a browser; open %s", url)
 
 
 for _name, _help in (

@@ -1,17 +1,29 @@
-"""The preview: every subscriber's issue written to a folder, nothing sent, no delivery state."""
+"""The preview: every subscriber's issue written to a folder, nothing sent, no delivery state.
+
+Per subscriber: SLUG.html (the HTML part), SLUG.txt (the text part), SLUG.json (subject and
+papers with scores and reasons), and an index.html listing everyone. `serve` shows the folder on
+127.0.0.1 and rebuilds it when the config or a template changes.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from newsletter.config import Config
 from newsletter.models import Selection
-from newsletter.render import subject
+from newsletter.render import HTML_BUDGET, IssueRenderer, RenderedIssue, environment, one_line
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -20,46 +32,134 @@ class PreviewEntry:
     slug: str
     subject: str
     papers: int
+    html_bytes: int
+    would_send: bool
     files: tuple[Path, ...]
 
+    @property
+    def links(self) -> list[tuple[str, str]]:
+        return [(path.suffix.lstrip("."), path.name) for path in self.files]
 
-def write_preview(config: Config, selections: Sequence[Selection], out: Path) -> list[PreviewEntry]:
-    """Write `SLUG.json` per subscriber: subject and papers best first with scores and reasons."""
+
+def issue_document(selection: Selection, issue: RenderedIssue) -> dict[str, object]:
+    """The JSON of one reader's issue: subject and papers best first, with scores and reasons."""
+    return {
+        "subscriber": selection.profile.email,
+        "date": selection.day.isoformat(),
+        "subject": issue.subject,
+        "papers": [
+            {
+                "id": p.paper.id,
+                "title": p.paper.title,
+                "score": p.score,
+                "reasons": list(p.reasons),
+            }
+            for p in selection.papers
+        ],
+    }
+
+
+def write_preview(
+    config: Config,
+    selections: Sequence[Selection],
+    out: Path,
+    renderer: IssueRenderer,
+    extra: Callable[[Selection, RenderedIssue, Path], Iterable[Path]] | None = None,
+) -> list[PreviewEntry]:
+    """Write each reader's issue and the index; `extra` may add files (the .eml) per reader."""
     out.mkdir(parents=True, exist_ok=True)
-    slugs = {s.email: s.slug for s in config.subscribers}
+    people = {s.email: s for s in config.subscribers}
     entries = []
     for selection in selections:
-        profile = selection.profile
-        line = subject(config.newsletter.title, selection.day, selection.papers)
-        document = {
-            "subscriber": profile.email,
-            "date": selection.day.isoformat(),
-            "subject": line,
-            "papers": [
-                {
-                    "id": p.paper.id,
-                    "title": p.paper.title,
-                    "score": p.score,
-                    "reasons": list(p.reasons),
-                }
-                for p in selection.papers
-            ],
-        }
-        path = out / f"{slugs[profile.email]}.json"
-        write_atomic(path, json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        subscriber = people[selection.profile.email]
+        issue = renderer.render(selection, subscriber.email, subscriber.name)
+        base = out / subscriber.slug
+        files = [base.with_suffix(".html"), base.with_suffix(".txt"), base.with_suffix(".json")]
+        write_atomic(files[0], issue.html)
+        write_atomic(files[1], issue.text)
+        document = issue_document(selection, issue)
+        write_atomic(files[2], json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        if extra is not None:
+            files.extend(extra(selection, issue, base))
         entries.append(
-            PreviewEntry(profile.email, slugs[profile.email], line, len(selection.papers), (path,))
+            PreviewEntry(
+                email=subscriber.email,
+                slug=subscriber.slug,
+                subject=issue.subject,
+                papers=len(selection.papers),
+                html_bytes=issue.html_bytes,
+                would_send=selection.should_send,
+                files=tuple(files),
+            )
         )
+    day = selections[0].day if selections else None
+    write_index(config, entries, out, day)
     return entries
+
+
+def write_index(
+    config: Config, entries: Sequence[PreviewEntry], out: Path, day: date | None
+) -> Path:
+    template = environment(config.templates_dir).get_template("preview.html.j2")
+    page = template.render(
+        title=one_line(config.newsletter.title),
+        day=day.isoformat() if day else "",
+        entries=entries,
+        budget=HTML_BUDGET,
+    )
+    path = out / "index.html"
+    write_atomic(path, page)
+    return path
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside `path`, then rename: readers never see half a file."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
         Path(temporary).replace(path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("preview server: " + format, *args)
+
+
+def start_server(out: Path, port: int) -> ThreadingHTTPServer:
+    """Serve `out` on 127.0.0.1 only, in a background thread; port 0 picks a free one."""
+    handler = partial(_QuietHandler, directory=str(out))
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, name="preview-server", daemon=True).start()
+    return server
+
+
+def watch(
+    paths: Callable[[], Iterable[Path]],
+    rebuild: Callable[[], None],
+    stop: threading.Event,
+    interval: float = 1.0,
+) -> None:
+    """Call `rebuild` whenever a file of `paths()` changes, until `stop` is set."""
+
+    def snapshot() -> dict[Path, float]:
+        stamps = {}
+        for path in paths():
+            try:
+                stamps[path] = path.stat().st_mtime
+            except OSError:
+                continue
+        return stamps
+
+    seen = snapshot()
+    while not stop.wait(interval):
+        now = snapshot()
+        if now != seen:
+            seen = now
+            try:
+                rebuild()
+            except Exception as error:  # a broken template must not stop the server
+                log.error("rebuild failed: %s", error)

@@ -86,11 +86,21 @@ def test_preview_writes_each_readers_picks_with_reasons(tmp_path: Path, server: 
     zoe: dict[str, Any] = _issue(out, "zoe")
     assert zoe["papers"] == []  # nothing matched: previewed, and would not be sent
 
+    (html_file,) = out.glob("ada-*.html")
+    assert "Routing in Mixture-of-Experts models" in html_file.read_text(encoding="utf-8")
+    text = html_file.with_suffix(".txt").read_text(encoding="utf-8")
+    assert "https://arxiv.org/abs/2607.00001" in text
+    assert 'Why: keyword "mixture of experts" in title' in text
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert all(f'href="{p.name}"' in index for p in out.glob("*-*.*"))
+    assert "no email would be sent today" in index  # zoe
+
     # a second preview reads the stored day, not the network, and picks the same papers
     server.route("/rss/cs.LG", Reply(status=500))
     again = _preview(_config(tmp_path, url), tmp_path / "again", "--subscriber", "ada@example.org")
     assert again.returncode == 0, again.stderr
-    assert len(list((tmp_path / "again").iterdir())) == 1
+    assert {p.suffix for p in (tmp_path / "again").glob("*-*.*")} == {".html", ".txt", ".json"}
+    assert len(list((tmp_path / "again").glob("*-*.*"))) == 3  # only ada
     assert _issue(tmp_path / "again", "ada") == ada
 
 
@@ -102,3 +112,25 @@ def test_preview_of_an_unknown_subscriber_is_a_usage_error(
     assert result.returncode in (1, 2)
     assert "nobody@x.org" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_preview_demo_works_offline_without_a_config(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = subprocess.run(
+        [sys.executable, "-m", "newsletter", "preview", "--demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,  # no subscribers.yaml here
+        env={**os.environ, "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"},
+    )
+    assert result.returncode == 0, result.stderr
+    pages = sorted(p.name for p in out.glob("*.html"))
+    assert "index.html" in pages and len(pages) == 4  # three readers and the index
+    for page in out.glob("*-*.html"):
+        document = page.read_text(encoding="utf-8")
+        assert document.startswith("<!doctype html>") and len(document.encode()) <= 95_000
+    (ada,) = out.glob("ada-*.json")
+    picks = json.loads(ada.read_text(encoding="utf-8"))["papers"]
+    assert picks and all(p["reasons"] for p in picks)
+    assert not list(tmp_path.glob("*.db"))  # the demo's state lives in a temporary folder

@@ -266,12 +266,13 @@ def test_a_paper_delivered_from_arxiv_is_not_resent_from_hugging_face(tmp_path: 
 
 def test_preview_does_not_count_as_delivery(tmp_path: Path) -> None:
     from newsletter.preview import write_preview
+    from newsletter.render import renderer_for
 
     config = _config(tmp_path)
     with Store(tmp_path / "s.db") as store:
         store.save_day(DAY, "arxiv", [paper("1", "Diffusion model A")])
         plan = select_day(config, DAY, store, None)  # type: ignore[arg-type]
-        write_preview(config, plan.selections, tmp_path / "preview")  # type: ignore[arg-type]
+        write_preview(config, plan.selections, tmp_path / "preview", renderer_for(config))  # type: ignore[arg-type]
         assert _ids(select_day(config, DAY, store, None)) == ["1"]  # type: ignore[arg-type]
         assert store.delivered_paper_ids("ada@example.org") == set()
 
