@@ -363,11 +363,114 @@ def _open(url: str) -> None:
         log.warning("could not start a browser; open %s", url)
 
 
-for _name, _help in (
-    ("send", "Send the day's issue to every subscriber who has not received it."),
-    ("run", "Run the scheduler in the foreground: fetch and send every day."),
-):
-    cli.command(name=_name, help=_help)(config_option(_not_yet(_name)))
+@cli.command()
+@config_option
+@date_option
+@click.option(
+    "--subscriber", "emails", multiple=True, metavar="EMAIL", help="Only this subscriber."
+)
+@click.option("--dry-run", is_flag=True, help="Build every message, send none, record nothing.")
+@click.option(
+    "--backend",
+    type=click.Choice(["smtp", "file", "console", "memory"]),
+    default=None,
+    help="Where messages go. Default: smtp with an smtp block in the config, else file "
+    "(.eml files in outbox/ next to the config).",
+)
+@click.option(
+    "--resend-in-doubt",
+    is_flag=True,
+    help="Also send issues whose last attempt broke off before the server's reply "
+    "(the reader may get that issue twice).",
+)
+def send(
+    config_path: Path,
+    day: datetime | None,
+    emails: tuple[str, ...],
+    dry_run: bool,
+    backend: str | None,
+    resend_in_doubt: bool,
+) -> None:
+    """Send the day's issue to every subscriber who has not received it.
+
+    Never twice: an issue already sent, or being sent by another run, is skipped; one whose
+    sending broke off after the message went out is left in doubt (see --resend-in-doubt).
+    Temporary failures are retried with backoff, then deferred to the next run; the exit status
+    is 1 when any issue failed, was deferred or is in doubt.
+
+    \b
+    Examples:
+      newsletter send --dry-run
+      newsletter send --date 2026-07-27 --subscriber ada@example.org
+    """
+    from rich.progress import Progress
+
+    from newsletter.delivery import backend_for
+    from newsletter.pipeline import send_day
+    from newsletter.sources.http import Fetcher, make_client
+    from newsletter.store import Store
+
+    config = _load(config_path)
+    chosen = _subscribers(config, emails)
+    delivery = backend_for(config, backend)
+    with (
+        Store(config.state_path) as store,
+        make_client(config.newsletter.contact) as client,
+        Progress(transient=True, disable=not sys.stderr.isatty()) as bar,
+    ):
+        task = bar.add_task("sending", total=len(chosen))
+        report = send_day(
+            config,
+            _issue_date(day),
+            store,
+            Fetcher(client, store),
+            delivery,
+            subscribers=chosen,
+            dry_run=dry_run,
+            resend_in_doubt=resend_in_doubt,
+            progress=lambda email: bar.update(task, advance=1, description=email),
+        )
+    lines = [
+        ("would send" if dry_run else "sent", len(report.would_send if dry_run else report.sent)),
+        ("skipped, already sent", len(report.already)),
+        ("no matching papers", len(report.no_papers)),
+        ("deferred", len(report.deferred)),
+        ("failed", len(report.failed)),
+        ("in doubt", len(report.in_doubt)),
+    ]
+    click.echo(f"{report.day}: " + ", ".join(f"{label} {count}" for label, count in lines))
+    for label, rows in (("deferred", report.deferred), ("failed", report.failed),
+                        ("in doubt", report.in_doubt)):  # fmt: skip
+        for email, detail in rows:
+            click.echo(f"  {label}: {email}: {detail}", err=True)
+    if not report.ok:
+        raise click.ClickException("some issues were not delivered; see above")
+
+
+@cli.command()
+@config_option
+@date_option
+def history(config_path: Path, day: datetime | None) -> None:
+    """Show the delivery log: who got which issue, and what the server answered."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from newsletter.store import Store
+
+    config = _load(config_path)
+    with Store(config.state_path) as store:
+        records = store.deliveries(day.date() if day else None)
+    table = Table("date", "subscriber", "status", "attempts", "message id", "detail")
+    for r in records:
+        table.add_row(
+            str(r.day), r.subscriber, r.status, str(r.attempts), r.message_id or "", r.detail
+        )
+    Console().print(table)
+
+
+cli.command(name="run", help="Run the scheduler in the foreground: fetch and send every day.")(
+    config_option(_not_yet("run"))
+)
 
 
 def main() -> None:

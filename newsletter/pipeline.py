@@ -1,4 +1,4 @@
-"""One day of the digest, as an outline: fetch, select (and, in later stages, render and send).
+"""One day of the digest, as an outline: fetch, select, render and send.
 
 Everything with side effects is passed in (the store, the HTTP fetcher), so the same outline
 runs from the command line, the scheduler and the tests.
@@ -7,9 +7,10 @@ runs from the command line, the scheduler and the tests.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from newsletter.config import Config, Subscriber
@@ -18,6 +19,9 @@ from newsletter.fetching import FetchReport, fetch_day
 from newsletter.models import Paper, Selection
 from newsletter.sources.http import Fetcher
 from newsletter.store import Store
+
+if TYPE_CHECKING:
+    from newsletter.delivery.base import Backend
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +94,124 @@ def _fetch_by_id(fetcher: Fetcher, ids: list[str]) -> tuple[list[Paper], str | N
             [],
             f"cannot read liked papers from arXiv ({exc.reason}); similarity to them is skipped",
         )
+
+
+@dataclass
+class SendReport:
+    """What one `send` run did, reader by reader."""
+
+    day: date
+    sent: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)  # sent earlier, or being sent elsewhere
+    no_papers: list[str] = field(default_factory=list)
+    deferred: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    in_doubt: list[tuple[str, str]] = field(default_factory=list)
+    would_send: list[str] = field(default_factory=list)  # --dry-run
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed or self.deferred or self.in_doubt)
+
+
+def send_day(
+    config: Config,
+    day: date,
+    store: Store,
+    fetcher: Fetcher | None,
+    backend: Backend,
+    *,
+    subscribers: Sequence[Subscriber] | None = None,
+    dry_run: bool = False,
+    resend_in_doubt: bool = False,
+    now: datetime | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> SendReport:
+    """Select, render and send each reader's issue of `day`, at most once per reader.
+
+    Per reader: skip if already sent (or being sent by another process); build the message;
+    claim the delivery row (`sending`) before the SMTP transaction; record the outcome after the
+    reply. Papers count as delivered only after the server accepted the message.
+    """
+    from newsletter import mail, unsubscribe
+    from newsletter.delivery.base import Outcome
+    from newsletter.render import renderer_for
+    from newsletter.store import claimant
+
+    plan = select_day(config, day, store, fetcher, subscribers)
+    report = SendReport(day, warnings=list(plan.warnings))
+    renderer = renderer_for(config)
+    settings = config.newsletter
+    headers = mail.Headers.of(settings.title, settings.sender)
+    dkim = None
+    if settings.dkim is not None:
+        key_path = settings.dkim.private_key_path
+        dkim = mail.DkimKey.load(
+            settings.dkim.selector, settings.dkim.domain, config.base_dir / key_path
+        )
+    people = {s.email: s for s in config.subscribers}
+    me = claimant()
+    stamp = now or datetime.now(UTC)
+    with backend:
+        for selection in plan.selections:
+            email = selection.profile.email
+            if progress is not None:
+                progress(email)
+            record = store.delivery(email, day)
+            if (record is not None and record.status in ("sent", "failed", "sending")) or (
+                record is not None and record.status == "in_doubt" and not resend_in_doubt
+            ):
+                report.already.append(email)
+                continue
+            if not selection.should_send:
+                report.no_papers.append(email)
+                continue
+            subscriber = people[email]
+            issue = renderer.render(selection, email, subscriber.name)
+            message = mail.build(
+                issue,
+                to_name=subscriber.name,
+                to_email=email,
+                day=day,
+                headers=headers,
+                unsubscribe_mailto=unsubscribe.mailto(settings.sender, email, _secret()),
+                unsubscribe_https=unsubscribe.https(email, settings.unsubscribe_url),
+                now=stamp,
+                dkim=dkim,
+            )
+            if dry_run:
+                report.would_send.append(email)
+                continue
+            if not store.claim(email, day, me, resend_in_doubt=resend_in_doubt):
+                report.already.append(email)
+                continue
+            result = backend.send(message)
+            paper_ids = [p.paper.id for p in selection.papers]
+            store.finish(
+                email,
+                day,
+                result.outcome.value,
+                message_id=message.envelope.message_id,
+                detail=result.detail,
+                paper_ids=paper_ids,
+            )
+            if result.outcome is Outcome.SENT:
+                report.sent.append(email)
+            else:
+                bucket = {
+                    Outcome.DEFERRED: report.deferred,
+                    Outcome.FAILED: report.failed,
+                    Outcome.IN_DOUBT: report.in_doubt,
+                }[result.outcome]
+                bucket.append((email, result.detail))
+                log.warning("%s: %s (%s)", email, result.outcome.value, result.detail)
+    return report
+
+
+def _secret() -> str | None:
+    import os
+
+    from newsletter.unsubscribe import SECRET_ENV
+
+    return os.environ.get(SECRET_ENV)

@@ -10,7 +10,9 @@ rather than modified.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -84,8 +86,14 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (subscriber, paper_id)
     );
     """,
+    # 2: who is sending a delivery (so a crashed sender is told from a live one) and its papers
+    """
+    ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+    ALTER TABLE deliveries ADD COLUMN paper_ids TEXT
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+CLAIM_LEASE_SECONDS = 3600  # a 'sending' row older than this, from any host, is abandoned
 
 
 def _now() -> str:
@@ -281,11 +289,137 @@ class Store:
                 [(subscriber.lower(), paper_id, day.isoformat()) for paper_id in paper_ids],
             )
 
+    def delivery(self, subscriber: str, day: date) -> DeliveryRecord | None:
+        row = self._db.execute(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE subscriber = ? AND issue_date = ?",
+            (subscriber.lower(), day.isoformat()),
+        ).fetchone()
+        return DeliveryRecord.of(row) if row else None
+
+    def deliveries(self, day: date | None = None) -> list[DeliveryRecord]:
+        query = f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"
+        rows = (
+            self._db.execute(
+                query + " WHERE issue_date = ? ORDER BY subscriber", (day.isoformat(),)
+            )
+            if day
+            else self._db.execute(query + " ORDER BY issue_date DESC, subscriber")
+        )
+        return [DeliveryRecord.of(row) for row in rows]
+
+    def claim(self, subscriber: str, day: date, claimant: str, *, resend_in_doubt: bool) -> bool:
+        """Take the right to send `subscriber`'s issue of `day`; False when it is not ours to
+        send: sent, failed, being sent by a live process, or in doubt (unless resending those).
+        A row left `sending` by a dead process becomes `in_doubt` first."""
+        key = (subscriber.lower(), day.isoformat())
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT status, claimed_by, updated_at FROM deliveries "
+                "WHERE subscriber = ? AND issue_date = ?",
+                key,
+            ).fetchone()
+            status = row[0] if row else None
+            if status == "sending" and _abandoned(row[1], row[2]):
+                log.warning("%s, %s: the last attempt was cut off; now in doubt", *key)
+                db.execute(
+                    "UPDATE deliveries SET status = 'in_doubt', last_error = ?, updated_at = ? "
+                    "WHERE subscriber = ? AND issue_date = ?",
+                    ("the sending process stopped before the server's reply", _now(), *key),
+                )
+                status = "in_doubt"
+            takeable = {None, "pending", "deferred"} | ({"in_doubt"} if resend_in_doubt else set())
+            if status not in takeable:
+                return False
+            db.execute(
+                "INSERT INTO deliveries (subscriber, issue_date, status, attempts, updated_at, "
+                "claimed_by) VALUES (?, ?, 'sending', 1, ?, ?) "
+                "ON CONFLICT (subscriber, issue_date) DO UPDATE SET status = 'sending', "
+                "attempts = attempts + 1, updated_at = excluded.updated_at, "
+                "claimed_by = excluded.claimed_by",
+                (*key, _now(), claimant),
+            )
+            return True
+
+    def finish(
+        self,
+        subscriber: str,
+        day: date,
+        status: str,
+        *,
+        message_id: str | None,
+        detail: str,
+        paper_ids: Sequence[str],
+    ) -> None:
+        """Record the server's answer; papers count as delivered only with `sent`."""
+        key = (subscriber.lower(), day.isoformat())
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE deliveries SET status = ?, message_id = ?, last_error = ?, paper_ids = ?, "
+                "updated_at = ?, claimed_by = NULL WHERE subscriber = ? AND issue_date = ?",
+                (status, message_id, detail, json.dumps(list(paper_ids)), _now(), *key),
+            )
+            if status == "sent":
+                db.executemany(
+                    "INSERT OR IGNORE INTO delivered_papers (subscriber, paper_id, issue_date) "
+                    "VALUES (?, ?, ?)",
+                    [(key[0], paper_id, key[1]) for paper_id in paper_ids],
+                )
+
     def delivered_paper_ids(self, subscriber: str) -> set[str]:
         rows = self._db.execute(
             "SELECT paper_id FROM delivered_papers WHERE subscriber = ?", (subscriber.lower(),)
         )
         return {paper_id for (paper_id,) in rows}
+
+
+_DELIVERY_COLUMNS = "subscriber, issue_date, status, message_id, attempts, last_error, updated_at"
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    subscriber: str
+    day: date
+    status: str  # pending | sending | sent | failed | deferred | in_doubt
+    message_id: str | None
+    attempts: int
+    detail: str
+    updated_at: str
+
+    @classmethod
+    def of(cls, row: tuple[str, str, str, str | None, int, str | None, str]) -> DeliveryRecord:
+        subscriber, day, status, message_id, attempts, detail, updated_at = row
+        return cls(
+            subscriber, date.fromisoformat(day), status, message_id, attempts, detail or "",
+            updated_at,
+        )  # fmt: skip
+
+
+def claimant() -> str:
+    """Who is sending: host, process id and a random part."""
+    import secrets
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _abandoned(claimed_by: str | None, updated_at: str) -> bool:
+    """A 'sending' row whose process is gone (same host) or whose lease ran out."""
+    import socket
+
+    age = (datetime.now(UTC) - datetime.fromisoformat(updated_at)).total_seconds()
+    if age > CLAIM_LEASE_SECONDS or not claimed_by:
+        return True
+    host, _, rest = claimed_by.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _statements(script: str) -> list[str]:

@@ -22,15 +22,23 @@ def token(email: str, secret: str) -> str:
     return hashlib.blake2b(email.strip().lower().encode(), key=key, digest_size=12).hexdigest()
 
 
-def mailto(sender: str) -> str:
+def mailto(sender: str, email: str | None = None, secret: str | None = None) -> str:
+    """`mailto:SENDER?subject=unsubscribe TOKEN` (the token only with a secret)."""
     address = parseaddr(sender)[1]
-    return f"mailto:{address}?subject={quote('unsubscribe')}"
+    subject = "unsubscribe" if not (email and secret) else f"unsubscribe {token(email, secret)}"
+    return f"mailto:{address}?subject={quote(subject)}"
+
+
+def https(email: str, url: str | None, secret: str | None = None) -> str | None:
+    """The one-click https link, when an endpoint and a secret are configured."""
+    secret = secret if secret is not None else os.environ.get(SECRET_ENV)
+    if not (url and secret):
+        return None
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}t={token(email, secret)}"
 
 
 def link(email: str, sender: str, url: str | None, secret: str | None = None) -> str:
     """The reader's unsubscribe link: the https endpoint when one is set up, else mailto."""
     secret = secret if secret is not None else os.environ.get(SECRET_ENV)
-    if url and secret:
-        separator = "&" if "?" in url else "?"
-        return f"{url}{separator}t={token(email, secret)}"
-    return mailto(sender)
+    return https(email, url, secret) or mailto(sender, email, secret)

@@ -1,0 +1,40 @@
+"""Messages as .eml files in a Maildir (tmp/, new/, cur/): written in tmp/, renamed into new/,
+so a reader of the folder never sees half a message. The default without an smtp block."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from newsletter.delivery.base import Backend, Outcome, Result
+from newsletter.errors import DeliveryError
+from newsletter.mail import Message
+
+
+class MaildirBackend(Backend):
+    name = "file"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def open(self) -> None:
+        try:
+            for sub in ("tmp", "new", "cur"):
+                (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DeliveryError(f"outbox {self.folder}: {exc.strerror}") from None
+
+    def send(self, message: Message) -> Result:
+        stem = re.sub(r"[^A-Za-z0-9.@-]+", "_", message.envelope.message_id.strip("<>"))
+        name = f"{stem}.eml"
+        temporary = self.folder / "tmp" / name
+        try:
+            with temporary.open("wb") as stream:
+                stream.write(message.data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            temporary.replace(self.folder / "new" / name)
+        except OSError as exc:
+            return Result(Outcome.DEFERRED, f"cannot write {temporary}: {exc.strerror}")
+        return Result(Outcome.SENT, f"written to {self.folder / 'new' / name}")

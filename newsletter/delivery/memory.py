@@ -1,0 +1,17 @@
+"""Messages kept in a list: for tests and for trying a config."""
+
+from __future__ import annotations
+
+from newsletter.delivery.base import Backend, Outcome, Result
+from newsletter.mail import Message
+
+
+class MemoryBackend(Backend):
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+
+    def send(self, message: Message) -> Result:
+        self.sent.append(message)
+        return Result(Outcome.SENT, "kept in memory")

@@ -1,0 +1,192 @@
+"""One reader's issue as the exact bytes handed to the mail server.
+
+The message is written directly (headers by hand, bodies with C base64), which is about ten
+times faster than `email.message.EmailMessage`; the tests parse every message back with the
+`email` package. Layout: `multipart/alternative`, text/plain first, then text/html, both UTF-8
+and base64 (MJML writes the HTML as one very long line; base64 keeps every line short).
+
+Every header value goes through `header_text` first: no CR, LF or other control or separator
+character can start a new header, whatever a feed title or a reader's name contains.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.header import Header
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
+
+from newsletter.errors import DeliveryError
+from newsletter.render import RenderedIssue, one_line
+
+DKIM_HEADERS = (
+    b"from", b"to", b"subject", b"date", b"message-id", b"list-unsubscribe",
+    b"list-unsubscribe-post", b"mime-version", b"content-type",
+)  # fmt: skip
+_ASCII_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What the SMTP transaction needs besides the bytes."""
+
+    sender: str  # the bare address of MAIL FROM
+    recipient: str
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Message:
+    envelope: Envelope
+    data: bytes  # CRLF line endings, every line <= 998 octets
+
+
+def header_text(value: str) -> str:
+    """A header value on one line, no control or separator characters."""
+    return one_line(value)
+
+
+def encode_header(value: str) -> str:
+    """ASCII as is, anything else as RFC 2047 encoded words (folded with CRLF SP)."""
+    value = header_text(value)
+    if _ASCII_PRINTABLE.match(value):
+        return value
+    return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+
+
+def address(name: str | None, email: str) -> str:
+    """`Name <a@b>`, the name RFC 2047-encoded when it is not ASCII."""
+    return formataddr((header_text(name or ""), header_text(email)), charset="utf-8")
+
+
+def domain_of(sender: str) -> str:
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+
+
+def message_id(email: str, day: date, sender: str) -> str:
+    """Deterministic per reader and issue date, so a resend is recognisable as the same issue."""
+    digest = hashlib.sha256(f"{email.lower()}|{day.isoformat()}".encode()).hexdigest()[:20]
+    return f"<{day:%Y%m%d}.{digest}@{domain_of(sender)}>"
+
+
+@dataclass(frozen=True)
+class Headers:
+    """The per-newsletter part of every message."""
+
+    sender: str  # `Name <address>`
+    list_id: str  # `Paper Digest <paper-digest.example.org>`
+    unsubscribe_mailto: str
+
+    @classmethod
+    def of(cls, title: str, sender: str) -> Headers:
+        name, mail = parseaddr(header_text(sender))
+        if not mail:
+            raise DeliveryError(f"newsletter.sender {sender!r} has no address")
+        slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "digest"
+        return cls(
+            sender=address(name, mail),
+            list_id=f"{encode_header(title)} <{slug}.{domain_of(mail)}>",
+            unsubscribe_mailto=mail,
+        )
+
+    @property
+    def address(self) -> str:
+        return parseaddr(self.sender)[1]
+
+
+def build(
+    issue: RenderedIssue,
+    *,
+    to_name: str | None,
+    to_email: str,
+    day: date,
+    headers: Headers,
+    unsubscribe_mailto: str | None = None,
+    unsubscribe_https: str | None = None,
+    now: datetime,
+    dkim: DkimKey | None = None,
+) -> Message:
+    """The message for one reader, DKIM-signed when a key is given."""
+    mid = message_id(to_email, day, headers.sender)
+    boundary = "=_" + hashlib.sha256(mid.encode()).hexdigest()[:28]
+    mailto = unsubscribe_mailto or f"mailto:{headers.unsubscribe_mailto}?subject=unsubscribe"
+    unsubscribe = [f"<{header_text(mailto)}>"]
+    if unsubscribe_https:
+        unsubscribe.insert(0, f"<{header_text(unsubscribe_https)}>")
+    lines = [
+        f"From: {headers.sender}",
+        f"To: {address(to_name, to_email)}",
+        f"Subject: {encode_header(issue.subject)}",
+        f"Date: {format_datetime(now)}",
+        f"Message-ID: {mid}",
+        "MIME-Version: 1.0",
+        f"List-Id: {headers.list_id}",
+        f"List-Unsubscribe: {', '.join(unsubscribe)}",
+    ]
+    if unsubscribe_https:
+        lines.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+    lines += [
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+        "",
+        f"--{boundary}",
+        _part("text/plain", issue.text),
+        f"--{boundary}",
+        _part("text/html", issue.html),
+        f"--{boundary}--",
+        "",
+    ]
+    data = "\r\n".join(lines).encode("ascii")
+    if dkim is not None:
+        data = dkim.sign(data)
+    return Message(Envelope(parseaddr(headers.sender)[1], to_email, mid), data)
+
+
+def _part(content_type: str, body: str) -> str:
+    encoded = base64.encodebytes(body.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
+    return (
+        f'Content-Type: {content_type}; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+        f"{encoded.rstrip()}"
+    )
+
+
+@dataclass(frozen=True)
+class DkimKey:
+    """A DKIM signing key (dkimpy), relaxed/relaxed over the headers EMAIL.md lists."""
+
+    selector: str
+    domain: str
+    private_key: bytes
+
+    @classmethod
+    def load(cls, selector: str, domain: str, path: Path) -> DkimKey:
+        try:
+            return cls(selector, domain, path.read_bytes())
+        except OSError as exc:
+            raise DeliveryError(f"DKIM key {path}: {exc.strerror}") from None
+
+    def sign(self, data: bytes) -> bytes:
+        import dkim
+
+        present = {
+            line.split(b":", 1)[0].strip().lower()
+            for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+            if b":" in line and not line.startswith((b" ", b"\t"))
+        }
+        try:
+            signature: bytes = dkim.sign(
+                data,
+                self.selector.encode(),
+                self.domain.encode(),
+                self.private_key,
+                canonicalize=(b"relaxed", b"relaxed"),
+                include_headers=[h for h in DKIM_HEADERS if h in present],
+                linesep=b"\r\n",
+            )
+        except dkim.DKIMException as exc:
+            raise DeliveryError(f"DKIM signing failed: {exc}") from None
+        return signature + data
