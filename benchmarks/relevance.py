@@ -274,7 +274,7 @@ def rank_newsletter() -> Ranker | None:
     `newsletter preview` runs it, with no cap on the number of papers."""
     try:
         from newsletter.config import Interests as InterestsModel
-        from newsletter.models import Paper, Profile
+        from newsletter.models import Paper
         from newsletter.select import select
     except ImportError:
         return None
@@ -291,16 +291,7 @@ def rank_newsletter() -> Ranker | None:
 
     def rank(interests: Interests, papers: list[BenchPaper], liked: list[BenchPaper]) -> list[str]:
         checked = InterestsModel.model_validate(interests)  # the same validation as the config
-        profile = Profile(
-            email="reader@example.org",
-            keywords=tuple(checked.keywords),
-            authors=tuple(checked.authors),
-            categories=tuple(checked.categories),
-            exclude=tuple(checked.exclude),
-            description=checked.description,
-            liked=tuple(checked.liked),
-            max_papers=len(papers),
-        )
+        profile = checked.profile("reader@example.org", max_papers=len(papers))
         liked_papers = {item["id"]: to_paper(item) for item in liked}
         day = date(2026, 11, 10)
         (selection,) = select([to_paper(p) for p in papers], [profile], day, liked=liked_papers)

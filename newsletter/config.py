@@ -11,7 +11,7 @@ import hashlib
 import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -171,6 +171,19 @@ class Interests(Strict):
             )
         return self
 
+    def profile(self, email: str, **limits: Any) -> Profile:
+        """These interests as selection reads them; `limits` are Profile's other fields."""
+        return Profile(
+            email=email,
+            keywords=tuple(self.keywords),
+            authors=tuple(self.authors),
+            categories=tuple(self.categories),
+            exclude=tuple(self.exclude),
+            description=self.description,
+            liked=tuple(self.liked),
+            **limits,
+        )
+
 
 class Preferences(Strict):
     """What a subscriber may set and otherwise inherits from the `newsletter:` block."""
@@ -190,16 +203,9 @@ class Subscriber(Preferences):
 
     def profile(self) -> Profile:
         """What selection needs of this subscriber (call after defaults are inherited)."""
-        interests = self.interests
-        return Profile(
-            email=self.email,
+        return self.interests.profile(
+            self.email,
             name=self.name,
-            keywords=tuple(interests.keywords),
-            authors=tuple(interests.authors),
-            categories=tuple(interests.categories),
-            exclude=tuple(interests.exclude),
-            description=interests.description,
-            liked=tuple(interests.liked),
             max_papers=self.max_papers or 15,
             min_score=self.min_score or 0.0,
             digest=self.digest or "when-matches",

@@ -175,7 +175,7 @@ def send_day(
                 to_email=email,
                 day=day,
                 headers=headers,
-                unsubscribe_mailto=unsubscribe.mailto(settings.sender, email, _secret()),
+                unsubscribe_mailto=unsubscribe.mailto(settings.sender, email),
                 unsubscribe_https=unsubscribe.https(email, settings.unsubscribe_url),
                 now=stamp,
                 dkim=dkim,
@@ -207,11 +207,3 @@ def send_day(
                 bucket.append((email, result.detail))
                 log.warning("%s: %s (%s)", email, result.outcome.value, result.detail)
     return report
-
-
-def _secret() -> str | None:
-    import os
-
-    from newsletter.unsubscribe import SECRET_ENV
-
-    return os.environ.get(SECRET_ENV)

@@ -283,11 +283,7 @@ class Store:
     def mark_delivered(self, subscriber: str, day: date, paper_ids: Iterable[str]) -> None:
         """Record that these papers reached `subscriber` (call only after the server's 250)."""
         with self.transaction() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO delivered_papers (subscriber, paper_id, issue_date) "
-                "VALUES (?, ?, ?)",
-                [(subscriber.lower(), paper_id, day.isoformat()) for paper_id in paper_ids],
-            )
+            _insert_delivered(db, subscriber, day, paper_ids)
 
     def delivery(self, subscriber: str, day: date) -> DeliveryRecord | None:
         row = self._db.execute(
@@ -359,17 +355,23 @@ class Store:
                 (status, message_id, detail, json.dumps(list(paper_ids)), _now(), *key),
             )
             if status == "sent":
-                db.executemany(
-                    "INSERT OR IGNORE INTO delivered_papers (subscriber, paper_id, issue_date) "
-                    "VALUES (?, ?, ?)",
-                    [(key[0], paper_id, key[1]) for paper_id in paper_ids],
-                )
+                _insert_delivered(db, subscriber, day, paper_ids)
 
     def delivered_paper_ids(self, subscriber: str) -> set[str]:
         rows = self._db.execute(
             "SELECT paper_id FROM delivered_papers WHERE subscriber = ?", (subscriber.lower(),)
         )
         return {paper_id for (paper_id,) in rows}
+
+
+def _insert_delivered(
+    db: sqlite3.Connection, subscriber: str, day: date, paper_ids: Iterable[str]
+) -> None:
+    db.executemany(
+        "INSERT OR IGNORE INTO delivered_papers (subscriber, paper_id, issue_date) "
+        "VALUES (?, ?, ?)",
+        [(subscriber.lower(), paper_id, day.isoformat()) for paper_id in paper_ids],
+    )
 
 
 _DELIVERY_COLUMNS = "subscriber, issue_date, status, message_id, attempts, last_error, updated_at"

@@ -24,6 +24,7 @@ def token(email: str, secret: str) -> str:
 
 def mailto(sender: str, email: str | None = None, secret: str | None = None) -> str:
     """`mailto:SENDER?subject=unsubscribe TOKEN` (the token only with a secret)."""
+    secret = secret if secret is not None else os.environ.get(SECRET_ENV)
     address = parseaddr(sender)[1]
     subject = "unsubscribe" if not (email and secret) else f"unsubscribe {token(email, secret)}"
     return f"mailto:{address}?subject={quote(subject)}"
@@ -40,5 +41,4 @@ def https(email: str, url: str | None, secret: str | None = None) -> str | None:
 
 def link(email: str, sender: str, url: str | None, secret: str | None = None) -> str:
     """The reader's unsubscribe link: the https endpoint when one is set up, else mailto."""
-    secret = secret if secret is not None else os.environ.get(SECRET_ENV)
     return https(email, url, secret) or mailto(sender, email, secret)

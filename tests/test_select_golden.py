@@ -35,20 +35,8 @@ def _profiles() -> list[tuple[str, Profile]]:
     result = []
     for entry in document["profiles"]:
         interests = Interests.model_validate(entry["interests"])
-        result.append(
-            (
-                entry["name"],
-                Profile(
-                    email=f"{entry['name']}@example.org",
-                    keywords=tuple(interests.keywords),
-                    authors=tuple(interests.authors),
-                    categories=tuple(interests.categories),
-                    exclude=tuple(interests.exclude),
-                    description=interests.description,
-                    liked=tuple(interests.liked),
-                ),
-            )
-        )
+        profile = interests.profile(f"{entry['name']}@example.org")
+        result.append((entry["name"], profile))
     return result
 
 
