@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -134,23 +135,13 @@ def send_day(
     claim the delivery row (`sending`) before the SMTP transaction; record the outcome after the
     reply. Papers count as delivered only after the server accepted the message.
     """
-    from newsletter import mail, unsubscribe
+    from newsletter.compose import Composer
     from newsletter.delivery.base import Outcome
-    from newsletter.render import renderer_for
     from newsletter.store import claimant
 
     plan = select_day(config, day, store, fetcher, subscribers)
     report = SendReport(day, warnings=list(plan.warnings))
-    renderer = renderer_for(config)
-    settings = config.newsletter
-    headers = mail.Headers.of(settings.title, settings.sender)
-    dkim = None
-    if settings.dkim is not None:
-        key_path = settings.dkim.private_key_path
-        dkim = mail.DkimKey.load(
-            settings.dkim.selector, settings.dkim.domain, config.base_dir / key_path
-        )
-    people = {s.email: s for s in config.subscribers}
+    composer = Composer.of(config)
     me = claimant()
     stamp = now or datetime.now(UTC)
     with backend:
@@ -158,35 +149,20 @@ def send_day(
             email = selection.profile.email
             if progress is not None:
                 progress(email)
-            record = store.delivery(email, day)
-            if (record is not None and record.status in ("sent", "failed", "sending")) or (
-                record is not None and record.status == "in_doubt" and not resend_in_doubt
-            ):
-                report.already.append(email)
+            if _settled(store, email, day, report, resend_in_doubt):
                 continue
             if not selection.should_send:
                 report.no_papers.append(email)
                 continue
-            subscriber = people[email]
-            issue = renderer.render(selection, email, subscriber.name)
-            message = mail.build(
-                issue,
-                to_name=subscriber.name,
-                to_email=email,
-                day=day,
-                headers=headers,
-                unsubscribe_mailto=unsubscribe.mailto(settings.sender, email),
-                unsubscribe_https=unsubscribe.https(email, settings.unsubscribe_url),
-                now=stamp,
-                dkim=dkim,
-            )
+            message = composer.message(selection, composer.issue(selection), day, stamp)
             if dry_run:
                 report.would_send.append(email)
                 continue
             if not store.claim(email, day, me, resend_in_doubt=resend_in_doubt):
-                report.already.append(email)
+                if not _settled(store, email, day, report, resend_in_doubt):
+                    report.already.append(email)  # being sent by another live process
                 continue
-            result = backend.send(message)
+            result = backend.send(message, partial(store.handing_over, email, day))
             paper_ids = [p.paper.id for p in selection.papers]
             store.finish(
                 email,
@@ -207,3 +183,21 @@ def send_day(
                 bucket.append((email, result.detail))
                 log.warning("%s: %s (%s)", email, result.outcome.value, result.detail)
     return report
+
+
+def _settled(
+    store: Store, email: str, day: date, report: SendReport, resend_in_doubt: bool
+) -> bool:
+    """Whether `email`'s issue of `day` is not this run's to send; if so, say why in `report`:
+    sent, failed or being sent elsewhere count as already handled; in doubt stays in doubt.
+    A `sending` row is left to `Store.claim`, which tells a live sender from a dead one."""
+    record = store.delivery(email, day)
+    if record is None or record.status in ("pending", "deferred", "sending"):
+        return False
+    if record.status == "in_doubt":
+        if resend_in_doubt:
+            return False
+        report.in_doubt.append((email, f"{record.detail} (not resent; see --resend-in-doubt)"))
+        return True
+    report.already.append(email)
+    return True

@@ -91,6 +91,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
     ALTER TABLE deliveries ADD COLUMN paper_ids TEXT
     """,
+    # 3: whether the message was handed to the server (a cut-off attempt before that is resent)
+    """
+    ALTER TABLE deliveries ADD COLUMN handed_over INTEGER NOT NULL DEFAULT 0
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 CLAIM_LEASE_SECONDS = 3600  # a 'sending' row older than this, from any host, is abandoned
@@ -306,35 +310,51 @@ class Store:
     def claim(self, subscriber: str, day: date, claimant: str, *, resend_in_doubt: bool) -> bool:
         """Take the right to send `subscriber`'s issue of `day`; False when it is not ours to
         send: sent, failed, being sent by a live process, or in doubt (unless resending those).
-        A row left `sending` by a dead process becomes `in_doubt` first."""
+
+        A row left `sending` by a dead process is taken again when its message was never handed
+        to the server, and becomes `in_doubt` when it was (the server may have delivered it)."""
         key = (subscriber.lower(), day.isoformat())
         with self.transaction() as db:
             row = db.execute(
-                "SELECT status, claimed_by, updated_at FROM deliveries "
+                "SELECT status, claimed_by, updated_at, handed_over FROM deliveries "
                 "WHERE subscriber = ? AND issue_date = ?",
                 key,
             ).fetchone()
             status = row[0] if row else None
             if status == "sending" and _abandoned(row[1], row[2]):
-                log.warning("%s, %s: the last attempt was cut off; now in doubt", *key)
-                db.execute(
-                    "UPDATE deliveries SET status = 'in_doubt', last_error = ?, updated_at = ? "
-                    "WHERE subscriber = ? AND issue_date = ?",
-                    ("the sending process stopped before the server's reply", _now(), *key),
-                )
-                status = "in_doubt"
+                if row[3]:
+                    log.warning("%s, %s: cut off after the message was sent; in doubt", *key)
+                    db.execute(
+                        "UPDATE deliveries SET status = 'in_doubt', last_error = ?, "
+                        "updated_at = ? WHERE subscriber = ? AND issue_date = ?",
+                        ("the sending process stopped before the server's reply", _now(), *key),
+                    )
+                    status = "in_doubt"
+                else:
+                    log.warning("%s, %s: cut off before the message was sent; sending", *key)
+                    status = "deferred"
             takeable = {None, "pending", "deferred"} | ({"in_doubt"} if resend_in_doubt else set())
             if status not in takeable:
                 return False
             db.execute(
                 "INSERT INTO deliveries (subscriber, issue_date, status, attempts, updated_at, "
-                "claimed_by) VALUES (?, ?, 'sending', 1, ?, ?) "
+                "claimed_by, handed_over) VALUES (?, ?, 'sending', 1, ?, ?, 0) "
                 "ON CONFLICT (subscriber, issue_date) DO UPDATE SET status = 'sending', "
                 "attempts = attempts + 1, updated_at = excluded.updated_at, "
-                "claimed_by = excluded.claimed_by",
+                "claimed_by = excluded.claimed_by, handed_over = 0",
                 (*key, _now(), claimant),
             )
             return True
+
+    def handing_over(self, subscriber: str, day: date) -> None:
+        """Note that the message data is about to reach the server: from here on, a cut-off
+        attempt may have been delivered."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE deliveries SET handed_over = 1, updated_at = ? "
+                "WHERE subscriber = ? AND issue_date = ? AND status = 'sending'",
+                (_now(), subscriber.lower(), day.isoformat()),
+            )
 
     def finish(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -22,6 +23,13 @@ class Outcome(enum.Enum):
     IN_DOUBT = "in_doubt"  # the connection broke after the data, before the reply
 
 
+Handover = Callable[[], None]
+
+
+def nothing() -> None:
+    """The default `handing_over`: nothing to record."""
+
+
 @dataclass(frozen=True)
 class Result:
     outcome: Outcome
@@ -39,7 +47,9 @@ class Backend:
     def close(self) -> None:
         """Disconnect; never raises."""
 
-    def send(self, message: Message) -> Result:
+    def send(self, message: Message, handing_over: Handover = nothing) -> Result:
+        """Deliver one message. `handing_over` is called just before the data leaves (the
+        caller records that a crash from then on leaves the message in doubt)."""
         raise NotImplementedError
 
     def __enter__(self) -> Backend:

@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from newsletter.delivery.base import Backend, Outcome, Result
+from newsletter.delivery.base import Backend, Handover, Outcome, Result, nothing
 from newsletter.errors import DeliveryError
 from newsletter.mail import Message
 
@@ -25,7 +25,7 @@ class MaildirBackend(Backend):
         except OSError as exc:
             raise DeliveryError(f"outbox {self.folder}: {exc.strerror}") from None
 
-    def send(self, message: Message) -> Result:
+    def send(self, message: Message, handing_over: Handover = nothing) -> Result:
         stem = re.sub(r"[^A-Za-z0-9.@-]+", "_", message.envelope.message_id.strip("<>"))
         name = f"{stem}.eml"
         temporary = self.folder / "tmp" / name
@@ -34,6 +34,7 @@ class MaildirBackend(Backend):
                 stream.write(message.data)
                 stream.flush()
                 os.fsync(stream.fileno())
+            handing_over()
             temporary.replace(self.folder / "new" / name)
         except OSError as exc:
             return Result(Outcome.DEFERRED, f"cannot write {temporary}: {exc.strerror}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from newsletter.delivery.base import Backend, Outcome, Result
+from newsletter.delivery.base import Backend, Handover, Outcome, Result, nothing
 from newsletter.mail import Message
 
 
@@ -12,6 +12,7 @@ class MemoryBackend(Backend):
     def __init__(self) -> None:
         self.sent: list[Message] = []
 
-    def send(self, message: Message) -> Result:
+    def send(self, message: Message, handing_over: Handover = nothing) -> Result:
+        handing_over()
         self.sent.append(message)
         return Result(Outcome.SENT, "kept in memory")

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 
 from newsletter.config import SmtpConfig
-from newsletter.delivery.base import Backend, Outcome, Result
+from newsletter.delivery.base import Backend, Handover, Outcome, Result, nothing
 from newsletter.errors import DeliveryError
 from newsletter.mail import Message
 
@@ -122,13 +122,13 @@ class SmtpBackend(Backend):
 
     # -- sending
 
-    def send(self, message: Message) -> Result:
+    def send(self, message: Message, handing_over: Handover = nothing) -> Result:
         if self._temporary_in_a_row >= self.breaker:
             return Result(Outcome.DEFERRED, "not tried: the server kept failing in this run")
         started = time.monotonic()
         result = Result(Outcome.DEFERRED, "not tried")
         for attempt in range(self.attempts):
-            result = self._send_once(message)
+            result = self._send_once(message, handing_over)
             if result.outcome is not Outcome.DEFERRED:
                 break
             if attempt + 1 == self.attempts or time.monotonic() - started > self.deadline:
@@ -142,7 +142,7 @@ class SmtpBackend(Backend):
             self._temporary_in_a_row = 0
         return result
 
-    def _send_once(self, message: Message) -> Result:
+    def _send_once(self, message: Message, handing_over: Handover) -> Result:
         envelope = message.envelope
         try:
             connection = self._connection or self._connect()
@@ -152,7 +152,7 @@ class SmtpBackend(Backend):
             code, reply = connection.rcpt(envelope.recipient)
             if code not in (250, 251):
                 return self._refused(connection, code, reply, "RCPT TO", rcpt=True)
-            code, reply = self._data(connection, message.data)
+            code, reply = self._data(connection, message.data, handing_over)
             if code != 250:
                 return self._refused(connection, code, reply, "DATA")
             return Result(Outcome.SENT, f"{code} {_text(reply)}")
@@ -166,7 +166,9 @@ class SmtpBackend(Backend):
             self._drop()
             return Result(Outcome.DEFERRED, _describe(exc))
 
-    def _data(self, connection: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+    def _data(
+        self, connection: smtplib.SMTP, data: bytes, handing_over: Handover
+    ) -> tuple[int, bytes]:
         """DATA, the message, and the reply; a break after the message is `_InDoubtError`."""
         code, reply = connection.docmd("DATA")
         if code != 354:
@@ -174,6 +176,7 @@ class SmtpBackend(Backend):
         payload = _LEADING_DOT.sub(b"..", data)
         if not payload.endswith(b"\r\n"):
             payload += b"\r\n"
+        handing_over()
         connection.send(payload + b".\r\n")
         try:
             return connection.getreply()
