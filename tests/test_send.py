@@ -3,14 +3,10 @@ once, one reader's failure never blocking the others, and no secret in any outpu
 
 from __future__ import annotations
 
-import email
-import email.policy
-import os
 import socket
 import subprocess
 import sys
 from datetime import UTC, date, datetime
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -18,61 +14,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsletter.config import load_config
-from newsletter.delivery.smtp import SmtpBackend
-from newsletter.demo import DEMO_DAY, DEMO_DIR
+from newsletter.demo import DEMO_DAY
 from newsletter.mail import Headers, build
 from newsletter.pipeline import send_day
 from newsletter.render import Layout, RenderedIssue
-from newsletter.sources.http import Fetcher, make_client
 from newsletter.store import Store
+from tests.sending import (
+    CANARY,
+    READERS,
+    SEND_ENV,
+    backend,
+    demo_config,
+    local,
+    parse,
+    run_send,
+    send_command,
+)
 from tests.smtpserver import Script, smtp_server
-
-CANARY = "canary-Pa55w0rd-never-printed"
-READERS = ["ada@example.org", "grace.hopper@example.org", "lab-reading-group@example.org"]
-
-
-def demo_config(tmp_path: Path, port: int | None, extra: str = "") -> Path:
-    """The bundled demo day and readers, sending through the local server when `port`."""
-    for name in ("listing.xml", "daily_papers.json"):
-        (tmp_path / name).write_bytes((DEMO_DIR / name).read_bytes())
-    text = (DEMO_DIR / "subscribers.yaml").read_text(encoding="utf-8")
-    smtp = ""
-    if port is not None:
-        smtp = (
-            f"  smtp:\n    host: 127.0.0.1\n    port: {port}\n    security: none\n"
-            "    username: digest\n    password_env: TEST_SMTP_PASSWORD\n    timeout: 10\n"
-        )
-    text = text.replace("  sources:\n", smtp + extra + "  sources:\n", 1)
-    path = tmp_path / "subscribers.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def parse(data: bytes) -> EmailMessage:
-    message = email.message_from_bytes(data, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
-
-
-def backend(path: Path, **options: object) -> SmtpBackend:
-    os.environ["TEST_SMTP_PASSWORD"] = CANARY
-    config = load_config(path)
-    assert config.newsletter.smtp is not None
-    return SmtpBackend(config.newsletter.smtp, base_delay=0.0, **options)  # type: ignore[arg-type]
-
-
-def local(store: Store) -> Fetcher:
-    """A fetcher for the demo's local files (no network is touched)."""
-    return Fetcher(make_client(None), store)
-
-
-def run_send(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "newsletter", "send", "-c", str(path), "--date", str(DEMO_DAY),
-         *args],
-        capture_output=True, text=True, timeout=300,
-        env={**os.environ, "TEST_SMTP_PASSWORD": CANARY, "COLUMNS": "200"},
-    )  # fmt: skip
 
 
 def test_send_delivers_one_well_formed_message_per_reader_and_never_twice(
@@ -166,13 +124,21 @@ def test_starttls_is_required_when_asked(tmp_path: Path) -> None:
         assert CANARY not in result.stderr + result.stdout
 
 
-def test_a_run_cut_off_after_the_data_leaves_the_issue_in_doubt(tmp_path: Path) -> None:
+def test_a_sender_cut_off_before_the_data_is_resent_and_after_it_is_in_doubt(
+    tmp_path: Path,
+) -> None:
     path = demo_config(tmp_path, None)
     config = load_config(path)
+    gone = f"{socket.gethostname()}:999999999:x"  # no process 999999999 on this host
     with Store(config.state_path) as store:
-        gone = f"{socket.gethostname()}:999999999:x"
         assert store.claim("ada@example.org", DEMO_DAY, gone, resend_in_doubt=False)
-        # the claimant (pid 999999999 on this host) is gone: the row is in doubt, not resent
+        # cut off before the message left: nothing can have been delivered, so send it
+        assert store.claim("ada@example.org", DEMO_DAY, "me", resend_in_doubt=False)
+        store.finish("ada@example.org", DEMO_DAY, "deferred", message_id=None, detail="",
+                     paper_ids=[])  # fmt: skip
+        assert store.claim("ada@example.org", DEMO_DAY, gone, resend_in_doubt=False)
+        store.handing_over("ada@example.org", DEMO_DAY)
+        # cut off after the data left: the server may have delivered it, so it is in doubt
         assert not store.claim("ada@example.org", DEMO_DAY, "me", resend_in_doubt=False)
         record = store.delivery("ada@example.org", DEMO_DAY)
         assert record is not None and record.status == "in_doubt"
@@ -250,3 +216,30 @@ def test_dkim_signature_verifies_and_fails_after_tampering(tmp_path: Path) -> No
     assert dkim.verify(message.data, dnsfunc=lookup)
     tampered = message.data.replace(b"Subject: S", b"Subject: T")
     assert not dkim.verify(tampered, dnsfunc=lookup)
+
+
+def test_preview_writes_the_message_send_would_send(tmp_path: Path) -> None:
+    path = demo_config(tmp_path, None)
+    out = tmp_path / "preview"
+    env = {**SEND_ENV, "NEWSLETTER_UNSUBSCRIBE_SECRET": "s3cret"}
+    previewed = subprocess.run(
+        [sys.executable, "-m", "newsletter", "preview", "-c", str(path), "--date", str(DEMO_DAY),
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert previewed.returncode == 0, previewed.stderr
+    sent = subprocess.run(send_command(path), capture_output=True, text=True, env=env)
+    assert sent.returncode == 0, sent.stderr
+    outbox = {parse(f.read_bytes())["To"].addresses[0].addr_spec: f.read_bytes()
+              for f in (tmp_path / "outbox" / "new").glob("*.eml")}  # fmt: skip
+    assert sorted(outbox) == sorted(READERS)
+    slugs = {s.email: s.slug for s in load_config(path).subscribers}
+    for reader, data in outbox.items():
+        eml = out / f"{slugs[reader]}.eml"
+        assert undated(eml.read_bytes()) == undated(data)
+        assert b"unsubscribe%20" in data  # the per-reader token, as sent
+        assert eml.with_suffix(".html").exists()
+
+
+def undated(data: bytes) -> list[bytes]:
+    return [line for line in data.split(b"\r\n") if not line.startswith(b"Date:")]
