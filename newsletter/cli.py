@@ -255,9 +255,10 @@ def preview(
     """Build each subscriber's issue without sending anything.
 
     Fetches the day first if it was never fetched, selects every subscriber's papers and writes
-    OUT/index.html and, per subscriber, SLUG.html, SLUG.txt and SLUG.json ({"subscriber",
-    "date", "subject", "papers": [{"id", "title", "score", "reasons"}]}, best first). Delivery
-    state is not touched: a previewed paper is still sent later.
+    OUT/index.html and, per subscriber, SLUG.html, SLUG.txt, SLUG.json ({"subscriber",
+    "date", "subject", "papers": [{"id", "title", "score", "reasons"}]}, best first) and
+    SLUG.eml, the message `send` would hand over. Delivery state is not touched: a previewed
+    paper is still sent later.
 
     \b
     Examples:
@@ -299,10 +300,10 @@ def _build_preview(
     from rich.console import Console
     from rich.table import Table
 
+    from newsletter.compose import Composer
     from newsletter.demo import DEMO_DAY
     from newsletter.pipeline import select_day
-    from newsletter.preview import write_preview
-    from newsletter.render import renderer_for
+    from newsletter.preview import eml_writer, write_preview
     from newsletter.sources.http import Fetcher, make_client
     from newsletter.store import Store
 
@@ -310,7 +311,11 @@ def _build_preview(
     issue_day = day or (DEMO_DAY if demo else _issue_date(None))
     with Store(config.state_path) as store, make_client(config.newsletter.contact) as client:
         plan = select_day(config, issue_day, store, Fetcher(client, store), chosen)
-    entries = write_preview(config, plan.selections, out, renderer_for(config))
+    composer = Composer.of(config)
+    now = datetime.now(UTC)
+    entries = write_preview(
+        config, plan.selections, out, composer.renderer, extra=eml_writer(composer, now)
+    )
     title = f"Preview of {plan.day} in {out}/"
     table = Table("subscriber", "papers", "HTML", "subject", title=title)
     for entry in entries:

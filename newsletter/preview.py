@@ -1,7 +1,8 @@
 """The preview: every subscriber's issue written to a folder, nothing sent, no delivery state.
 
 Per subscriber: SLUG.html (the HTML part), SLUG.txt (the text part), SLUG.json (subject and
-papers with scores and reasons), and an index.html listing everyone. `serve` shows the folder on
+papers with scores and reasons), SLUG.eml (the message `send` would hand over, for readers with
+papers), and an index.html listing everyone. `serve` shows the folder on
 127.0.0.1 and rebuilds it when the config or a template changes.
 """
 
@@ -14,11 +15,12 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from newsletter.compose import Composer
 from newsletter.config import Config
 from newsletter.models import Selection
 from newsletter.render import HTML_BUDGET, IssueRenderer, RenderedIssue, environment, one_line
@@ -97,6 +99,22 @@ def write_preview(
     return entries
 
 
+def eml_writer(
+    composer: Composer, now: datetime
+) -> Callable[[Selection, RenderedIssue, Path], Iterable[Path]]:
+    """An `extra` for `write_preview` that writes SLUG.eml, built as `send` builds it."""
+
+    def write(selection: Selection, issue: RenderedIssue, base: Path) -> Iterable[Path]:
+        if not selection.should_send:
+            return []
+        message = composer.message(selection, issue, selection.day, now)
+        path = base.with_suffix(".eml")
+        write_atomic_bytes(path, message.data)
+        return [path]
+
+    return write
+
+
 def write_index(
     config: Config, entries: Sequence[PreviewEntry], out: Path, day: date | None
 ) -> Path:
@@ -114,10 +132,14 @@ def write_index(
 
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside `path`, then rename: readers never see half a file."""
+    write_atomic_bytes(path, text.encode("utf-8"))
+
+
+def write_atomic_bytes(path: Path, data: bytes) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
         Path(temporary).replace(path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -99,8 +99,13 @@ def test_preview_writes_each_readers_picks_with_reasons(tmp_path: Path, server: 
     server.route("/rss/cs.LG", Reply(status=500))
     again = _preview(_config(tmp_path, url), tmp_path / "again", "--subscriber", "ada@example.org")
     assert again.returncode == 0, again.stderr
-    assert {p.suffix for p in (tmp_path / "again").glob("*-*.*")} == {".html", ".txt", ".json"}
-    assert len(list((tmp_path / "again").glob("*-*.*"))) == 3  # only ada
+    assert {p.suffix for p in (tmp_path / "again").glob("*-*.*")} == {
+        ".html",
+        ".txt",
+        ".json",
+        ".eml",
+    }
+    assert len(list((tmp_path / "again").glob("*-*.*"))) == 4  # only ada
     assert _issue(tmp_path / "again", "ada") == ada
 
 
