@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -92,6 +92,72 @@ def fetch_day(
         _log(outcome)
         outcomes.append(outcome)
     return FetchReport(day, outcomes)
+
+
+DONE = (FetchStatus.OK.value, FetchStatus.NO_ANNOUNCEMENT.value)
+
+
+def fetch_pending(
+    config: Config, days: Sequence[date], today: date, store: Store, fetcher: Fetcher
+) -> list[FetchReport]:
+    """Read what is still missing for `days` (oldest first): every source never read for a
+    day, or read with a failed or stale outcome, is read (again).
+
+    A past day is read only from sources that can read one (a dated URL, such as Hugging Face
+    Daily Papers or a `{date}` folder). An arXiv listing never read on its announcement day is
+    reported as failed: the RSS feed carries only the newest listing, so its papers are missed.
+    arXiv is not asked for a listing on a day it does not announce.
+    """
+    reports = []
+    for day in days:
+        done = store.fetch_statuses(day)
+        names, other = [], []
+        for source in config.newsletter.sources:
+            if done.get(source.label) in DONE:
+                continue
+            if _no_listing(config, source, day):
+                other.append(_quiet_day(store, source.label, day))
+            elif day == today or _reads_past(source, day):
+                names.append(source.label)
+            elif source.label not in done and _listing(source, day):
+                other.append(_missed(store, source.label, day))
+        report = fetch_day(config, day, store, fetcher, only=names) if names else None
+        if report is not None or other:
+            reports.append(FetchReport(day, (report.outcomes if report else []) + other))
+    return reports
+
+
+def _reads_past(source: SourceBase, day: date) -> bool:
+    """Whether `source` reads a different address for another day."""
+    return plan(source, day).url != plan(source, day - timedelta(days=1)).url
+
+
+def _listing(source: SourceBase, day: date) -> bool:
+    """Whether `source` is an arXiv listing (dated, one per announcement day)."""
+    return plan(source, day).expects_listing_date is not None
+
+
+def _no_listing(config: Config, source: SourceBase, day: date) -> bool:
+    """An arXiv listing of a day arXiv does not announce: nothing to ask arXiv for."""
+    return _listing(source, day) and not is_announcement_day(day, config.newsletter.holidays)
+
+
+def _quiet_day(store: Store, name: str, day: date) -> SourceOutcome:
+    detail = f"arXiv does not announce on {day:%A %Y-%m-%d}"
+    outcome = SourceOutcome(name, FetchStatus.NO_ANNOUNCEMENT, day, detail=detail)
+    store.record_fetch(name, day, outcome.status, detail, 0)
+    return outcome
+
+
+def _missed(store: Store, name: str, day: date) -> SourceOutcome:
+    detail = (
+        f"the listing of {day} was not read on its day, and arXiv's RSS feed carries only the "
+        "newest listing: its papers are missed"
+    )
+    outcome = SourceOutcome(name, FetchStatus.FAILED, day, detail=detail)
+    store.record_fetch(name, day, outcome.status, detail, 0)
+    _log(outcome)
+    return outcome
 
 
 def fetch_source(source: SourceBase, day: date, fetcher: Fetcher, config: Config) -> SourceOutcome:

@@ -145,6 +145,25 @@ def build(
     return Message(Envelope(parseaddr(headers.sender)[1], to_email, mid), data)
 
 
+def notice(subject: str, text: str, *, to_email: str, headers: Headers, now: datetime) -> Message:
+    """A short plain-text message to the operator (an alert), not part of any issue."""
+    stamp = f"{now:%Y%m%d%H%M%S}.{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    mid = f"<alert.{stamp}@{domain_of(headers.sender)}>"
+    lines = [
+        f"From: {headers.sender}",
+        f"To: {address(None, to_email)}",
+        f"Subject: {encode_header(subject)}",
+        f"Date: {format_datetime(now)}",
+        f"Message-ID: {mid}",
+        "MIME-Version: 1.0",
+        "Auto-Submitted: auto-generated",
+        _part("text/plain", text),
+        "",
+    ]
+    data = "\r\n".join(lines).encode("ascii")
+    return Message(Envelope(parseaddr(headers.sender)[1], to_email, mid), data)
+
+
 def _part(content_type: str, body: str) -> str:
     encoded = base64.encodebytes(body.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
     return (

@@ -7,19 +7,20 @@ runs from the command line, the scheduler and the tests.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from newsletter.config import Config, Subscriber
 from newsletter.errors import SourceError
-from newsletter.fetching import FetchReport, fetch_day
+from newsletter.fetching import FetchReport, SourceOutcome, fetch_pending
 from newsletter.models import Paper, Selection
 from newsletter.sources.http import Fetcher
-from newsletter.store import Store
+from newsletter.store import Store, StoredPaper
 
 if TYPE_CHECKING:
     from newsletter.delivery.base import Backend
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 ARXIV_API = "https://export.arxiv.org/api/query"
 LIKED_BATCH = 100
+CATCH_UP_DAYS = 7  # how far back an issue reaches for papers missed since the last one
 
 
 @dataclass
@@ -36,8 +38,14 @@ class DayPlan:
 
     day: date
     selections: list[Selection]
-    fetch: FetchReport | None = None
+    horizon: int  # the papers stored when the selections were made (Store.horizon)
+    fetches: list[FetchReport] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[SourceOutcome]:
+        """Sources that failed or were stale for a day of these issues."""
+        return [o for report in self.fetches for o in report.problems]
 
 
 def select_day(
@@ -47,19 +55,58 @@ def select_day(
     fetcher: Fetcher | None,
     subscribers: Sequence[Subscriber] | None = None,
 ) -> DayPlan:
-    """Fetch the day if it was never fetched, then select every subscriber's papers."""
+    """Fetch what is missing, then select every chosen subscriber's papers for the issue of `day`.
+
+    A reader's issue draws on the papers listed since their previous issue (at most
+    `CATCH_UP_DAYS` back; the first issue draws on `day` alone) and not yet sent to them: a
+    Monday issue after a weekend, or the first issue after days without sending, carries every
+    missed paper once.
+    """
     from newsletter.select import select
 
     chosen = list(config.subscribers if subscribers is None else subscribers)
-    report = None
-    if fetcher is not None and not store.fetched(day):
-        report = fetch_day(config, day, store, fetcher)
-    papers = store.papers_for_day(day)
+    last = {s.email: store.last_issue(s.email, day) for s in chosen}
+    window = day - timedelta(days=CATCH_UP_DAYS)
+    earliest = min(
+        (max(found[0] - timedelta(days=1), window) if found else day - timedelta(days=1)
+         for found in last.values()),
+        default=day - timedelta(days=1),
+    )  # fmt: skip
+    fetches = []
+    if fetcher is not None:
+        days = [earliest + timedelta(days=n) for n in range(1, (day - earliest).days + 1)]
+        fetches = fetch_pending(config, days, day, store, fetcher)
+    horizon = store.horizon()
+    pool = store.papers_between(earliest, day)
+    new = {
+        email: {s.paper.id for s in pool if _new_to(s, found, day, window)}
+        for email, found in last.items()
+    }
+    candidates = set().union(*new.values())
     profiles = [subscriber.profile() for subscriber in chosen]
     liked, warnings = liked_papers(store, fetcher, {i for p in profiles for i in p.liked})
-    delivered = {p.email: store.delivered_paper_ids(p.email) for p in profiles}
+    delivered = {
+        p.email: store.delivered_paper_ids(p.email) | (candidates - new[p.email]) for p in profiles
+    }
+    papers = [stored.paper for stored in pool if stored.paper.id in candidates]
     selections = select(papers, profiles, day, liked=liked, delivered=delivered)
-    return DayPlan(day, selections, report, warnings)
+    return DayPlan(day, selections, horizon, fetches, warnings)
+
+
+def _new_to(
+    stored: StoredPaper, last: tuple[date, int | None] | None, day: date, window: date
+) -> bool:
+    """Whether a paper is new to a reader whose previous issue is `last`: stored after that
+    issue was built (so a listing fetched late is not lost), at most `CATCH_UP_DAYS` old. A
+    first issue draws on the papers first listed on `day`."""
+    if last is None:
+        return stored.first_day == day
+    previous, horizon = last
+    if stored.first_day <= window:
+        return False
+    if horizon is None:  # an issue recorded before horizons were kept
+        return stored.first_day > previous
+    return stored.first_row > horizon
 
 
 def liked_papers(
@@ -110,10 +157,12 @@ class SendReport:
     in_doubt: list[tuple[str, str]] = field(default_factory=list)
     would_send: list[str] = field(default_factory=list)  # --dry-run
     warnings: list[str] = field(default_factory=list)
+    sources: list[SourceOutcome] = field(default_factory=list)  # failed or stale sources
+    stopped: list[str] = field(default_factory=list)  # not tried: the run was asked to stop
 
     @property
     def ok(self) -> bool:
-        return not (self.failed or self.deferred or self.in_doubt)
+        return not (self.failed or self.deferred or self.in_doubt or self.sources)
 
 
 def send_day(
@@ -128,25 +177,30 @@ def send_day(
     resend_in_doubt: bool = False,
     now: datetime | None = None,
     progress: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> SendReport:
     """Select, render and send each reader's issue of `day`, at most once per reader.
 
     Per reader: skip if already sent (or being sent by another process); build the message;
     claim the delivery row (`sending`) before the SMTP transaction; record the outcome after the
-    reply. Papers count as delivered only after the server accepted the message.
+    reply. Papers count as delivered only after the server accepted the message. When `stop`
+    is set, the message in flight is finished and the rest are left for the next run.
     """
     from newsletter.compose import Composer
     from newsletter.delivery.base import Outcome
     from newsletter.store import claimant
 
     plan = select_day(config, day, store, fetcher, subscribers)
-    report = SendReport(day, warnings=list(plan.warnings))
+    report = SendReport(day, warnings=list(plan.warnings), sources=plan.problems)
     composer = Composer.of(config)
     me = claimant()
     stamp = now or datetime.now(UTC)
     with backend:
         for selection in plan.selections:
             email = selection.profile.email
+            if stop is not None and stop.is_set():
+                report.stopped.append(email)
+                continue
             if progress is not None:
                 progress(email)
             if _settled(store, email, day, report, resend_in_doubt):
@@ -158,7 +212,10 @@ def send_day(
             if dry_run:
                 report.would_send.append(email)
                 continue
-            if not store.claim(email, day, me, resend_in_doubt=resend_in_doubt):
+            claimed = store.claim(
+                email, day, me, resend_in_doubt=resend_in_doubt, horizon=plan.horizon
+            )
+            if not claimed:
                 if not _settled(store, email, day, report, resend_in_doubt):
                     report.already.append(email)  # being sent by another live process
                 continue
@@ -200,4 +257,38 @@ def _settled(
         report.in_doubt.append((email, f"{record.detail} (not resent; see --resend-in-doubt)"))
         return True
     report.already.append(email)
+    return True
+
+
+def alert_operator(
+    config: Config, report: SendReport, store: Store, backend: Backend, now: datetime
+) -> bool:
+    """Tell `newsletter.alerts_to` about failed or stale sources, each problem once.
+    True when an alert was sent."""
+    from newsletter import mail
+
+    settings = config.newsletter
+    new = [
+        outcome
+        for outcome in report.sources
+        if store.first_alert(f"source|{outcome.source}|{outcome.day}|{outcome.status}")
+    ]
+    if not new or settings.alerts_to is None:
+        return False
+    lines = [f"{o.source}, {o.day}: {o.status}: {o.detail}" for o in new]
+    text = (
+        f"{settings.title}: papers are missing from the issue of {report.day}.\n\n"
+        + "\n".join(lines)
+        + "\n\nFailed and stale sources are read again on the next run.\n"
+    )
+    message = mail.notice(
+        f"{settings.title}: {len(new)} source problem(s) for {report.day}",
+        text,
+        to_email=settings.alerts_to,
+        headers=mail.Headers.of(settings.title, settings.sender),
+        now=now,
+    )
+    with backend:
+        result = backend.send(message)
+    log.info("alert to %s: %s", settings.alerts_to, result.detail)
     return True

@@ -91,9 +91,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
     ALTER TABLE deliveries ADD COLUMN paper_ids TEXT
     """,
-    # 3: whether the message was handed to the server (a cut-off attempt before that is resent)
+    # 3: whether the message was handed to the server (a cut-off attempt before that is resent);
+    # alerts already sent to the operator (one per problem)
     """
-    ALTER TABLE deliveries ADD COLUMN handed_over INTEGER NOT NULL DEFAULT 0
+    ALTER TABLE deliveries ADD COLUMN handed_over INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE deliveries ADD COLUMN horizon INTEGER;  -- the papers stored when it was built
+    CREATE TABLE alerts (
+        key TEXT PRIMARY KEY,
+        sent_at TEXT NOT NULL
+    );
+    CREATE INDEX deliveries_sent ON deliveries(subscriber, status, issue_date)
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -102,6 +109,13 @@ CLAIM_LEASE_SECONDS = 3600  # a 'sending' row older than this, from any host, is
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class StoredPaper:
+    paper: Paper
+    first_row: int  # compare with a delivery's horizon: stored after that issue was built?
+    first_day: date  # the first day it was listed on
 
 
 @dataclass(frozen=True)
@@ -224,6 +238,34 @@ class Store:
         row = self._db.execute("SELECT 1 FROM fetches WHERE day = ? LIMIT 1", (day.isoformat(),))
         return row.fetchone() is not None
 
+    def fetch_statuses(self, day: date) -> dict[str, str]:
+        """The latest outcome of each source fetched for `day`."""
+        rows = self._db.execute(
+            "SELECT source, status FROM fetches WHERE day = ?", (day.isoformat(),)
+        )
+        return dict(rows.fetchall())
+
+    def horizon(self) -> int:
+        """A mark that grows with every paper stored for a day: an issue built now has seen
+        every listing row up to it."""
+        row = self._db.execute("SELECT COALESCE(MAX(rowid), 0) FROM day_papers").fetchone()
+        return int(row[0])
+
+    def papers_between(self, after: date, through: date) -> list[StoredPaper]:
+        """The papers listed on the days after `after` up to `through`, each with where it was
+        first stored (its first listing row, on any day)."""
+        rows = self._db.execute(
+            "SELECT p.data, f.first_row, f.first_day FROM papers p JOIN "
+            "(SELECT paper_id, MIN(rowid) AS first_row, MIN(day) AS first_day FROM day_papers "
+            "GROUP BY paper_id) f ON f.paper_id = p.id WHERE p.id IN "
+            "(SELECT paper_id FROM day_papers WHERE day > ? AND day <= ?) ORDER BY p.id",
+            (after.isoformat(), through.isoformat()),
+        )
+        return [
+            StoredPaper(Paper.model_validate_json(data), row, date.fromisoformat(day))
+            for data, row, day in rows
+        ]
+
     def papers_for_day(self, day: date) -> list[Paper]:
         rows = self._db.execute(
             "SELECT p.data FROM papers p WHERE p.id IN "
@@ -307,7 +349,15 @@ class Store:
         )
         return [DeliveryRecord.of(row) for row in rows]
 
-    def claim(self, subscriber: str, day: date, claimant: str, *, resend_in_doubt: bool) -> bool:
+    def claim(
+        self,
+        subscriber: str,
+        day: date,
+        claimant: str,
+        *,
+        resend_in_doubt: bool,
+        horizon: int | None = None,
+    ) -> bool:
         """Take the right to send `subscriber`'s issue of `day`; False when it is not ours to
         send: sent, failed, being sent by a live process, or in doubt (unless resending those).
 
@@ -338,11 +388,11 @@ class Store:
                 return False
             db.execute(
                 "INSERT INTO deliveries (subscriber, issue_date, status, attempts, updated_at, "
-                "claimed_by, handed_over) VALUES (?, ?, 'sending', 1, ?, ?, 0) "
+                "claimed_by, handed_over, horizon) VALUES (?, ?, 'sending', 1, ?, ?, 0, ?) "
                 "ON CONFLICT (subscriber, issue_date) DO UPDATE SET status = 'sending', "
                 "attempts = attempts + 1, updated_at = excluded.updated_at, "
-                "claimed_by = excluded.claimed_by, handed_over = 0",
-                (*key, _now(), claimant),
+                "claimed_by = excluded.claimed_by, handed_over = 0, horizon = excluded.horizon",
+                (*key, _now(), claimant, horizon),
             )
             return True
 
@@ -376,6 +426,31 @@ class Store:
             )
             if status == "sent":
                 _insert_delivered(db, subscriber, day, paper_ids)
+
+    def last_issue(self, subscriber: str, before: date) -> tuple[date, int | None] | None:
+        """`subscriber`'s latest issue before `before` that (may have) reached them: its date
+        and the horizon it was built with."""
+        row = self._db.execute(
+            "SELECT issue_date, horizon FROM deliveries WHERE subscriber = ? AND issue_date < ? "
+            "AND status IN ('sent', 'in_doubt') ORDER BY issue_date DESC LIMIT 1",
+            (subscriber.lower(), before.isoformat()),
+        ).fetchone()
+        return (date.fromisoformat(row[0]), row[1]) if row else None
+
+    def first_alert(self, key: str) -> bool:
+        """Record the alert `key`; True only the first time (so each problem is told once)."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO alerts (key, sent_at) VALUES (?, ?)", (key, _now())
+            )
+            return cursor.rowcount == 1
+
+    def delivery_counts(self, day: date) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT status, COUNT(*) FROM deliveries WHERE issue_date = ? GROUP BY status",
+            (day.isoformat(),),
+        )
+        return dict(rows.fetchall())
 
     def delivered_paper_ids(self, subscriber: str) -> set[str]:
         rows = self._db.execute(
