@@ -125,14 +125,6 @@ def validate(config_path: Path) -> None:
     click.echo(f"OK: {len(config.subscribers)} subscribers, {sources} sources")
 
 
-def _not_yet(name: str) -> Callable[..., None]:
-    def command(config_path: Path) -> None:
-        _load(config_path)
-        raise click.ClickException(f"`newsletter {name}` is not available yet in this release")
-
-    return command
-
-
 def date_option(func: F) -> F:
     return click.option(
         "--date",
@@ -411,7 +403,7 @@ def send(
     from rich.progress import Progress
 
     from newsletter.delivery import backend_for
-    from newsletter.pipeline import send_day
+    from newsletter.pipeline import alert_operator, send_day
     from newsletter.sources.http import Fetcher, make_client
     from newsletter.store import Store
 
@@ -435,6 +427,8 @@ def send(
             resend_in_doubt=resend_in_doubt,
             progress=lambda email: bar.update(task, advance=1, description=email),
         )
+        if not dry_run and report.sources:
+            alert_operator(config, report, store, backend_for(config, backend), datetime.now(UTC))
     lines = [
         ("would send" if dry_run else "sent", len(report.would_send if dry_run else report.sent)),
         ("skipped, already sent", len(report.already)),
@@ -448,8 +442,13 @@ def send(
                         ("in doubt", report.in_doubt)):  # fmt: skip
         for email, detail in rows:
             click.echo(f"  {label}: {email}: {detail}", err=True)
+    for outcome in report.sources:
+        click.echo(
+            f"  source {outcome.status}: {outcome.source}, {outcome.day}: {outcome.detail}",
+            err=True,
+        )
     if not report.ok:
-        raise click.ClickException("some issues were not delivered; see above")
+        raise click.ClickException("some issues were not delivered, or a source failed; see above")
 
 
 @cli.command()
@@ -473,9 +472,102 @@ def history(config_path: Path, day: datetime | None) -> None:
     Console().print(table)
 
 
-cli.command(name="run", help="Run the scheduler in the foreground: fetch and send every day.")(
-    config_option(_not_yet("run"))
-)
+@cli.command()
+@config_option
+@click.option("--backend", type=click.Choice(["smtp", "file", "console", "memory"]), default=None,
+              help="Deliver with this backend instead of the config's.")  # fmt: skip
+@click.option("--first-send-at", hidden=True, default=None,
+              help="Also send every group once at this ISO time (for tests).")  # fmt: skip
+@click.pass_context
+def run(
+    ctx: click.Context, config_path: Path, backend: str | None, first_send_at: str | None
+) -> None:
+    """Run the scheduler in the foreground: fetch after each arXiv announcement and send every
+    group of subscribers at their local send time, every day, until stopped.
+
+    Logs to stderr. SIGTERM or Ctrl-C finishes the message in flight and exits 0. The config
+    file is reloaded when it changes (an invalid edit is logged and ignored). A send that fell
+    due in the last 6 hours (a restart, a crash) is caught up on start. Only one `run` may use
+    a state database at a time.
+
+    \b
+    Examples:
+      newsletter run -c /etc/paper-digest/subscribers.yaml
+      newsletter status      # what it will do next
+    """
+    import signal
+
+    from newsletter.schedule import Operator, single_instance
+    from newsletter.schedule import run as run_scheduler
+
+    if logging.getLogger().level > logging.INFO and not ctx.find_root().params.get("quiet"):
+        logging.getLogger().setLevel(logging.INFO)  # a daemon's log is its report
+    if logging.getLogger().level > logging.DEBUG:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its own log at -vv
+    at = _aware(first_send_at) if first_send_at else None
+    config = _load(config_path)
+    with single_instance(config.state_path):
+        operator = Operator(config_path, backend=backend)
+
+        def stop(signum: int, frame: object) -> None:
+            log.info("%s received", signal.Signals(signum).name)
+            operator.stop.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        log.info("scheduler started for %s (%d subscribers)", config_path,
+                 len(operator.config.subscribers))  # fmt: skip
+        run_scheduler(operator, first_send_at=at)
+
+
+def _aware(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO date and time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@cli.command()
+@config_option
+def status(config_path: Path) -> None:
+    """Show the next scheduled sends (local and UTC time), the last fetch of every source and
+    the delivery counts of the latest issue dates."""
+    from datetime import timedelta
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from newsletter.calendar import listing_date
+    from newsletter.schedule import next_sends
+    from newsletter.store import Store
+
+    config = _load(config_path)
+    now = datetime.now(UTC)
+    console = Console()
+    sends = Table("group", "subscribers", "next send (local)", "next send (UTC)",
+                  title="Scheduled sends")  # fmt: skip
+    for group, members, fire in sorted(next_sends(config, now), key=lambda row: str(row[2])):
+        local = f"{fire:%a %Y-%m-%d %H:%M %Z}" if fire else "never"
+        utc = f"{fire.astimezone(UTC):%a %Y-%m-%d %H:%M}" if fire else ""
+        sends.add_row(f"{group.timezone} {group.send_time} {','.join(group.days)}",
+                      str(members), local, utc)  # fmt: skip
+    console.print(sends)
+    today = listing_date(now)
+    with Store(config.state_path) as store:
+        fetches = Table("source", "issue date", "status", "papers", "when (UTC)", "detail",
+                        title="Last fetch of each source")  # fmt: skip
+        for record in store.last_fetches():
+            fetches.add_row(record.source, str(record.day), record.status, str(record.papers),
+                            record.fetched_at, record.detail)  # fmt: skip
+        console.print(fetches)
+        counts = Table("issue date", "sent", "failed", "deferred", "in doubt", "sending",
+                       title="Deliveries")  # fmt: skip
+        for day in (today - timedelta(days=1), today):
+            found = store.delivery_counts(day)
+            counts.add_row(str(day), *(str(found.get(status, 0)) for status in
+                           ("sent", "failed", "deferred", "in_doubt", "sending")))  # fmt: skip
+        console.print(counts)
 
 
 def main() -> None:

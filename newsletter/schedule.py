@@ -1,0 +1,357 @@
+"""`newsletter run`: the daily operation, as APScheduler jobs in the foreground.
+
+Jobs (all times are computed by APScheduler's cron triggers, in each job's own time zone):
+- fetch: every day at 20:35, 21:35, 22:35 and 23:35 US Eastern, shortly after arXiv's 20:00
+  announcement; each run reads only the sources still missing, failed or stale for the day;
+- send: one job per distinct (time zone, send time, days) group of subscribers, at their local
+  time; a group's members are looked up when it fires, so new subscribers join the next send;
+- reload: the config file is checked every 30 s; an invalid edit is logged and the old config
+  kept;
+- retry: a send that left issues deferred, or met a failed or stale source, runs again for its
+  group 30 minutes later, up to 6 times.
+
+Every job has `coalesce=True` (a backlog of missed runs runs once), `max_instances=1` and a
+`misfire_grace_time` (a late job still runs within 6 hours; APScheduler's default of one second
+would skip it silently). On start, a send that fell due in the last 6 hours is caught up, so a
+restart or a crash never loses the day; sending twice is impossible anyway (the delivery log).
+Daylight-saving changes: a send time that does not exist on the spring-forward day fires an
+hour later, and one that happens twice on the fall-back day fires twice; the second finds the
+issue already sent.
+
+Everything that decides what to do takes the time from `Operator.clock`, so tests drive a whole
+simulated week through the same jobs and triggers without sleeping.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from newsletter.calendar import ARXIV_TZ, listing_date
+from newsletter.config import Config, Subscriber, load_config
+from newsletter.errors import NewsletterError
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
+
+    from newsletter.pipeline import SendReport
+
+log = logging.getLogger(__name__)
+
+GRACE = timedelta(hours=6)  # a send or fetch that runs late still runs within this
+RETRY_DELAY = timedelta(minutes=30)
+RETRIES = 6
+RELOAD_SECONDS = 30
+FETCH_HOURS = "20-23"  # US Eastern: the announcement is at 20:00
+FETCH_MINUTE = 35
+JOB_DEFAULTS = {
+    "misfire_grace_time": int(GRACE.total_seconds()),
+    "coalesce": True,
+    "max_instances": 1,
+}
+
+
+class AlreadyRunning(NewsletterError):
+    """Another `newsletter run` uses the same state database."""
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, order=True)
+class SendGroup:
+    """Subscribers who get their issue at the same local time on the same days."""
+
+    timezone: str
+    send_time: str  # HH:MM
+    days: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"send {self.timezone} {self.send_time} {','.join(self.days)}"
+
+    def trigger(self) -> BaseTrigger:
+        from apscheduler.triggers.cron import CronTrigger
+
+        hour, minute = (int(part) for part in self.send_time.split(":"))
+        return CronTrigger(
+            day_of_week=",".join(self.days),
+            hour=hour,
+            minute=minute,
+            timezone=ZoneInfo(self.timezone),
+        )
+
+
+def group_of(subscriber: Subscriber) -> SendGroup:
+    """The subscriber's group (the config has filled in the inherited defaults)."""
+    return SendGroup(
+        subscriber.timezone or "UTC", subscriber.send_time or "07:00", tuple(subscriber.days or ())
+    )
+
+
+def send_groups(config: Config) -> dict[str, tuple[SendGroup, list[Subscriber]]]:
+    """Every group of the config, by key, with its members."""
+    found: dict[str, tuple[SendGroup, list[Subscriber]]] = {}
+    for subscriber in config.subscribers:
+        group = group_of(subscriber)
+        found.setdefault(group.key, (group, []))[1].append(subscriber)
+    return dict(sorted(found.items()))
+
+
+def fetch_trigger() -> BaseTrigger:
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger(hour=FETCH_HOURS, minute=FETCH_MINUTE, timezone=ARXIV_TZ)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One recurring job: what APScheduler is given, and what a simulation steps through."""
+
+    id: str
+    trigger: BaseTrigger
+    run: Callable[[], Any]
+
+
+class Operator:
+    """The jobs of `newsletter run`, independent of the scheduler that calls them.
+
+    `clock` gives the time (UTC), `backend` names the delivery backend (None: the config's),
+    `retry` is told when a group should be sent again (the scheduler adds a one-off job).
+    Jobs never run at the same time: one lock serialises them.
+    """
+
+    def __init__(
+        self,
+        config_path: Path,
+        *,
+        clock: Callable[[], datetime] = now_utc,
+        backend: str | None = None,
+        retry: Callable[[str, datetime], None] | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.config = load_config(config_path)
+        self.clock = clock
+        self.backend = backend
+        self.retry = retry
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._seen = _signature(config_path)
+        self._retries: dict[tuple[str, date], int] = {}
+
+    # -- the jobs
+
+    def jobs(self) -> list[JobSpec]:
+        specs = [JobSpec("fetch", fetch_trigger(), self.fetch)]
+        for key, (group, _) in send_groups(self.config).items():
+            specs.append(JobSpec(key, group.trigger(), self._sender(key)))
+        return specs
+
+    def _sender(self, key: str) -> Callable[[], SendReport | None]:
+        return lambda: self.send(key)
+
+    def fetch(self) -> None:
+        """Read the sources still missing for the newest listing's issue date."""
+        from newsletter.fetching import fetch_pending
+        from newsletter.sources.http import Fetcher, make_client
+        from newsletter.store import Store
+
+        with self._lock:
+            config = self.config
+            day = listing_date(self.clock())
+            with Store(config.state_path) as store, make_client(config.newsletter.contact) as c:
+                reports = fetch_pending(config, [day], day, store, Fetcher(c, store))
+            for report in reports:
+                for outcome in report.outcomes:
+                    log.info("fetch %s: %s: %s", day, outcome.source, outcome.status)
+
+    def send(self, key: str) -> SendReport | None:
+        """Send the issue of the newest listing to the group `key`; None if it has no members
+        any more (the config changed)."""
+        from newsletter.delivery import backend_for
+        from newsletter.pipeline import alert_operator, send_day
+        from newsletter.sources.http import Fetcher, make_client
+        from newsletter.store import Store
+
+        with self._lock:
+            if self.stop.is_set():
+                return None
+            config = self.config
+            members = send_groups(config).get(key, (None, []))[1]
+            if not members:
+                return None
+            now = self.clock()
+            day = listing_date(now)
+            with Store(config.state_path) as store, make_client(config.newsletter.contact) as c:
+                report = send_day(
+                    config,
+                    day,
+                    store,
+                    Fetcher(c, store),
+                    backend_for(config, self.backend),
+                    subscribers=members,
+                    now=now,
+                    stop=self.stop,
+                )
+                if report.sources:
+                    alert_operator(config, report, store, backend_for(config, self.backend), now)
+            _log_report(key, report)
+            if report.deferred or report.sources:
+                self._again(key, day, now)
+            return report
+
+    def _again(self, key: str, day: date, now: datetime) -> None:
+        tries = self._retries.get((key, day), 0)
+        if self.retry is None or tries >= RETRIES:
+            return
+        self._retries[(key, day)] = tries + 1
+        self.retry(key, now + RETRY_DELAY)
+
+    def reload(self) -> bool:
+        """Load the config again if the file changed; True when a new config is in use."""
+        signature = _signature(self.config_path)
+        if signature == self._seen:
+            return False
+        self._seen = signature
+        try:
+            config = load_config(self.config_path)
+        except NewsletterError as exc:
+            log.error("the edited config is not valid; keeping the previous one: %s", exc)
+            return False
+        with self._lock:
+            self.config = config
+        log.info("config reloaded: %d subscribers", len(config.subscribers))
+        return True
+
+    def due_sends(self) -> list[str]:
+        """Groups whose send fell due within the grace period before now (a catch-up on start)."""
+        now = self.clock()
+        due = []
+        for spec in self.jobs():
+            if spec.id == "fetch":
+                continue
+            fire = spec.trigger.get_next_fire_time(None, now - GRACE)
+            if fire is not None and fire <= now:
+                due.append(spec.id)
+        return due
+
+    def catch_up(self) -> None:
+        for key in self.due_sends():
+            log.info("%s fell due at most %s ago: sending now", key, GRACE)
+            self.send(key)
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _log_report(key: str, report: SendReport) -> None:
+    log.info(
+        "%s, issue of %s: sent %d, already sent %d, no papers %d, deferred %d, failed %d, "
+        "in doubt %d",
+        key, report.day, len(report.sent), len(report.already), len(report.no_papers),
+        len(report.deferred), len(report.failed), len(report.in_doubt),
+    )  # fmt: skip
+    for email, detail in [*report.deferred, *report.failed, *report.in_doubt]:
+        log.error("%s: %s", email, detail)
+
+
+# --- the scheduler ------------------------------------------------------------------------
+
+
+@contextmanager
+def single_instance(state: Path) -> Iterator[IO[str]]:
+    """Hold `STATE.run.lock` for the life of `newsletter run`; a second one is refused."""
+    path = state.with_name(state.name + ".run.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "unknown"
+            raise AlreadyRunning(
+                f"another `newsletter run` (pid {pid}) is already using {state}; stop it first "
+                "(one scheduler per state database)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield handle
+
+
+def run(operator: Operator, *, first_send_at: datetime | None = None) -> None:
+    """Run the jobs until `operator.stop` is set (SIGTERM/SIGINT), then finish the job in
+    flight and return."""
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.date import DateTrigger
+
+    scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
+
+    def retry(key: str, when: datetime) -> None:
+        scheduler.add_job(operator.send, DateTrigger(when), args=[key], id=f"{key} retry",
+                          replace_existing=True)  # fmt: skip
+
+    recurring: set[str] = set()
+
+    def sync() -> None:
+        """Make the recurring jobs those of the current config (groups come and go)."""
+        wanted = {spec.id: spec for spec in operator.jobs()}
+        for job_id in recurring - wanted.keys():
+            scheduler.remove_job(job_id)
+        for spec in wanted.values():
+            if spec.id not in recurring:
+                scheduler.add_job(spec.run, spec.trigger, id=spec.id, name=spec.id)
+        recurring.clear()
+        recurring.update(wanted)
+
+    def reload() -> None:
+        if operator.reload():
+            sync()
+
+    def report(event: JobExecutionEvent) -> None:
+        if event.code == EVENT_JOB_MISSED:
+            log.error("job %s missed its time %s", event.job_id, event.scheduled_run_time)
+        elif event.exception is not None:
+            log.error("job %s failed: %s", event.job_id, event.exception)
+
+    operator.retry = retry
+    sync()
+    scheduler.add_job(reload, "interval", seconds=RELOAD_SECONDS, id="reload")
+    if first_send_at is not None:
+        for key in send_groups(operator.config):
+            scheduler.add_job(operator.send, DateTrigger(first_send_at), args=[key],
+                              id=f"{key} first")  # fmt: skip
+    scheduler.add_listener(report, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+    scheduler.start()
+    for job in sorted(scheduler.get_jobs(), key=lambda job: job.next_run_time):
+        log.info("next %s at %s", job.id, job.next_run_time)
+    scheduler.add_job(operator.catch_up, id="catch-up")  # now; shutdown waits for it too
+    operator.stop.wait()
+    log.info("stopping: finishing the job in flight")
+    scheduler.shutdown(wait=True)
+    log.info("stopped")
+
+
+def next_sends(config: Config, now: datetime) -> list[tuple[SendGroup, int, datetime | None]]:
+    """Each group, its number of members and its next send time."""
+    return [
+        (group, len(members), group.trigger().get_next_fire_time(None, now))
+        for group, members in send_groups(config).values()
+    ]
