@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from newsletter.fetching import FetchReport
 
 F = TypeVar("F", bound=Callable[..., Any])
+PARALLEL_FROM = 200  # subscribers from which `send` uses several processes by default
 log = logging.getLogger("newsletter")
 
 
@@ -197,6 +198,15 @@ def _show_fetch(report: FetchReport, as_json: bool) -> None:
             outcome.source, outcome.status.value, str(len(outcome.papers)), outcome.detail
         )
     Console(stderr=as_json).print(summary)
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    number, _, count = text.partition("/")
+    if not (number.isdigit() and count.isdigit() and 1 <= int(number) <= int(count)):
+        raise click.BadParameter(f"{text!r} is not K/N with 1 <= K <= N", param_hint="--shard")
+    return int(number), int(count)
 
 
 def _subscribers(config: Config, emails: tuple[str, ...]) -> list[Subscriber]:
@@ -380,6 +390,20 @@ def _open(url: str) -> None:
     help="Also send issues whose last attempt broke off before the server's reply "
     "(the reader may get that issue twice).",
 )
+@click.option(
+    "--shard",
+    metavar="K/N",
+    default=None,
+    help="Only the K-th of N fixed shares of the subscribers (split by address), e.g. to send "
+    "from N machines sharing one state database.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Processes building and sending (each with one SMTP connection). Default: one per "
+    f"CPU core, up to 4, from {PARALLEL_FROM} subscribers on.",
+)
 def send(
     config_path: Path,
     day: datetime | None,
@@ -387,6 +411,8 @@ def send(
     dry_run: bool,
     backend: str | None,
     resend_in_doubt: bool,
+    shard: str | None,
+    workers: int | None,
 ) -> None:
     """Send the day's issue to every subscriber who has not received it.
 
@@ -400,33 +426,46 @@ def send(
       newsletter send --dry-run
       newsletter send --date 2026-07-27 --subscriber ada@example.org
     """
+    import os
+
     from rich.progress import Progress
 
     from newsletter.delivery import backend_for
-    from newsletter.pipeline import alert_operator, send_day
+    from newsletter.pipeline import alert_operator, in_shard, send_day, send_parallel
     from newsletter.sources.http import Fetcher, make_client
     from newsletter.store import Store
 
     config = _load(config_path)
-    chosen = _subscribers(config, emails)
+    part = _shard(shard)
+    chosen = [s for s in _subscribers(config, emails) if in_shard(s, part)]
     delivery = backend_for(config, backend)
+    if workers is None:
+        many = len(chosen) >= PARALLEL_FROM and delivery.name not in ("memory", "console")
+        workers = min(os.cpu_count() or 1, 4) if many else 1
+    # no refresh thread: the workers are forked from this process
+    progress = Progress(transient=True, auto_refresh=False, disable=not sys.stderr.isatty())
     with (
         Store(config.state_path) as store,
         make_client(config.newsletter.contact) as client,
-        Progress(transient=True, disable=not sys.stderr.isatty()) as bar,
+        progress as bar,
     ):
         task = bar.add_task("sending", total=len(chosen))
-        report = send_day(
-            config,
-            _issue_date(day),
-            store,
-            Fetcher(client, store),
-            delivery,
-            subscribers=chosen,
-            dry_run=dry_run,
-            resend_in_doubt=resend_in_doubt,
-            progress=lambda email: bar.update(task, advance=1, description=email),
-        )
+
+        def advance(email: str) -> None:
+            bar.update(task, advance=1, description=email, refresh=True)
+
+        fetcher = Fetcher(client, store)
+        issue_day = _issue_date(day)
+        if workers > 1:
+            report = send_parallel(
+                config, issue_day, store, fetcher, backend, workers, subscribers=chosen,
+                dry_run=dry_run, resend_in_doubt=resend_in_doubt, progress=advance,
+            )  # fmt: skip
+        else:
+            report = send_day(
+                config, issue_day, store, fetcher, delivery, subscribers=chosen,
+                dry_run=dry_run, resend_in_doubt=resend_in_doubt, progress=advance,
+            )  # fmt: skip
         if not dry_run and report.sources:
             alert_operator(config, report, store, backend_for(config, backend), datetime.now(UTC))
     lines = [

@@ -6,13 +6,15 @@ runs from the command line, the scheduler and the tests.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from newsletter.config import Config, Subscriber
@@ -65,32 +67,48 @@ def select_day(
     from newsletter.select import select
 
     chosen = list(config.subscribers if subscribers is None else subscribers)
+    fetches, warnings = fetch_for(config, day, store, fetcher, chosen) if fetcher else ([], [])
     last = {s.email: store.last_issue(s.email, day) for s in chosen}
     window = day - timedelta(days=CATCH_UP_DAYS)
-    earliest = min(
-        (max(found[0] - timedelta(days=1), window) if found else day - timedelta(days=1)
-         for found in last.values()),
-        default=day - timedelta(days=1),
-    )  # fmt: skip
-    fetches = []
-    if fetcher is not None:
-        days = [earliest + timedelta(days=n) for n in range(1, (day - earliest).days + 1)]
-        fetches = fetch_pending(config, days, day, store, fetcher)
     horizon = store.horizon()
-    pool = store.papers_between(earliest, day)
-    new = {
-        email: {s.paper.id for s in pool if _new_to(s, found, day, window)}
-        for email, found in last.items()
+    pool = store.papers_between(_earliest(last.values(), day), day)
+    new = {  # readers whose last issue is the same see the same papers as new: once per issue
+        found: {s.paper.id for s in pool if _new_to(s, found, day, window)}
+        for found in set(last.values())
     }
     candidates = set().union(*new.values())
+    excluded = {found: candidates - ids for found, ids in new.items()}
+    sent = store.delivered_among([s.email for s in chosen], candidates)
     profiles = [subscriber.profile() for subscriber in chosen]
-    liked, warnings = liked_papers(store, fetcher, {i for p in profiles for i in p.liked})
+    liked, _ = liked_papers(store, None, {i for p in profiles for i in p.liked})
     delivered = {
-        p.email: store.delivered_paper_ids(p.email) | (candidates - new[p.email]) for p in profiles
+        p.email: excluded[last[p.email]] | sent.get(p.email.lower(), set()) for p in profiles
     }
     papers = [stored.paper for stored in pool if stored.paper.id in candidates]
     selections = select(papers, profiles, day, liked=liked, delivered=delivered)
     return DayPlan(day, selections, horizon, fetches, warnings)
+
+
+def fetch_for(
+    config: Config, day: date, store: Store, fetcher: Fetcher, chosen: Sequence[Subscriber]
+) -> tuple[list[FetchReport], list[str]]:
+    """Read what the issues of `day` for `chosen` still miss: the days since each reader's
+    last issue, and the text of liked papers not stored yet. Returns the reports and warnings."""
+    last = [store.last_issue(s.email, day) for s in chosen]
+    earliest = _earliest(last, day)
+    days = [earliest + timedelta(days=n) for n in range(1, (day - earliest).days + 1)]
+    fetches = fetch_pending(config, days, day, store, fetcher)
+    liked = {i for s in chosen for i in s.interests.profile(s.email).liked}
+    _, warnings = liked_papers(store, fetcher, liked)
+    return fetches, warnings
+
+
+def _earliest(last: Iterable[tuple[date, int | None] | None], day: date) -> date:
+    """The day after which the papers of these readers' next issues lie."""
+    window = day - timedelta(days=CATCH_UP_DAYS)
+    before = day - timedelta(days=1)
+    return min((max(found[0] - timedelta(days=1), window) if found else before
+                for found in last), default=before)  # fmt: skip
 
 
 def _new_to(
@@ -178,6 +196,7 @@ def send_day(
     now: datetime | None = None,
     progress: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> SendReport:
     """Select, render and send each reader's issue of `day`, at most once per reader.
 
@@ -190,7 +209,12 @@ def send_day(
     from newsletter.delivery.base import Outcome
     from newsletter.store import claimant
 
-    plan = select_day(config, day, store, fetcher, subscribers)
+    chosen = [
+        s
+        for s in (config.subscribers if subscribers is None else subscribers)
+        if in_shard(s, shard)
+    ]
+    plan = select_day(config, day, store, fetcher, chosen)
     report = SendReport(day, warnings=list(plan.warnings), sources=plan.problems)
     composer = Composer.of(config)
     me = claimant()
@@ -240,6 +264,97 @@ def send_day(
                 bucket.append((email, result.detail))
                 log.warning("%s: %s (%s)", email, result.outcome.value, result.detail)
     return report
+
+
+def in_shard(subscriber: Subscriber, shard: tuple[int, int] | None) -> bool:
+    """Whether `subscriber` belongs to shard K of N (1-based): a split by a hash of the
+    address, the same on every machine and run."""
+    if shard is None:
+        return True
+    number, count = shard
+    digest = hashlib.sha256(subscriber.email.strip().lower().encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count == number - 1
+
+
+def send_parallel(
+    config: Config,
+    day: date,
+    store: Store,
+    fetcher: Fetcher | None,
+    backend: str | None,
+    workers: int,
+    *,
+    subscribers: Sequence[Subscriber] | None = None,
+    shard: tuple[int, int] | None = None,
+    dry_run: bool = False,
+    resend_in_doubt: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> SendReport:
+    """`send_day` in `workers` processes, each with its own share of the readers, its own
+    state connection and one SMTP connection. The day is fetched once, here, first."""
+    import multiprocessing
+
+    chosen = [
+        s
+        for s in (config.subscribers if subscribers is None else subscribers)
+        if in_shard(s, shard)
+    ]
+    fetches: list[FetchReport] = []
+    warnings: list[str] = []
+    if fetcher is not None:
+        fetches, warnings = fetch_for(config, day, store, fetcher, chosen)
+    # fork: the workers inherit the parsed config and the imported modules (the caller has no
+    # other threads running; a fork copies only the calling thread)
+    context = multiprocessing.get_context("fork")
+    done = context.Queue()
+    _SHARED.update(
+        config=config, day=day, chosen=chosen, workers=workers, backend=backend, done=done,
+        dry_run=dry_run, resend=resend_in_doubt, now=datetime.now(UTC),
+    )  # fmt: skip
+    try:
+        with context.Pool(workers) as pool:
+            pending = pool.map_async(_send_share, range(workers))
+            while not pending.ready() or not done.empty():
+                try:
+                    email = done.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if progress is not None:
+                    progress(email)
+            reports = pending.get()
+    finally:
+        _SHARED.clear()
+    merged = SendReport(day, warnings=warnings, sources=[o for f in fetches for o in f.problems])
+    for part in reports:
+        for name in ("sent", "already", "no_papers", "deferred", "failed", "in_doubt",
+                     "would_send", "warnings", "stopped"):  # fmt: skip
+            getattr(merged, name).extend(getattr(part, name))
+    return merged
+
+
+_SHARED: dict[str, Any] = {}
+
+
+def _send_share(number: int) -> SendReport:
+    """One worker's share of `send_parallel` (runs in a forked process)."""
+    from newsletter.delivery.base import backend_for
+
+    shared = _SHARED
+    config: Config = shared["config"]
+    share = shared["chosen"][number :: shared["workers"]]
+    with Store(config.state_path) as store:
+        return send_day(
+            config,
+            shared["day"],
+            store,
+            None,
+            backend_for(config, shared["backend"]),
+            subscribers=share,
+            dry_run=shared["dry_run"],
+            resend_in_doubt=shared["resend"],
+            now=shared["now"],
+            progress=shared["done"].put,
+        )
 
 
 def _settled(

@@ -100,7 +100,8 @@ MIGRATIONS: tuple[str, ...] = (
         key TEXT PRIMARY KEY,
         sent_at TEXT NOT NULL
     );
-    CREATE INDEX deliveries_sent ON deliveries(subscriber, status, issue_date)
+    CREATE INDEX deliveries_sent ON deliveries(subscriber, status, issue_date);
+    CREATE INDEX delivered_papers_paper ON delivered_papers(paper_id)
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -451,6 +452,25 @@ class Store:
             (day.isoformat(),),
         )
         return dict(rows.fetchall())
+
+    def delivered_among(
+        self, subscribers: Sequence[str], paper_ids: Iterable[str]
+    ) -> dict[str, set[str]]:
+        """Which of `paper_ids` reached each of `subscribers` (normalised addresses as keys)."""
+        wanted = {s.lower() for s in subscribers}
+        found: dict[str, set[str]] = {}
+        ids = sorted(set(paper_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT subscriber, paper_id FROM delivered_papers WHERE paper_id IN ({marks})",
+                chunk,
+            )
+            for subscriber, paper_id in rows:
+                if subscriber in wanted:
+                    found.setdefault(subscriber, set()).add(paper_id)
+        return found
 
     def delivered_paper_ids(self, subscriber: str) -> set[str]:
         rows = self._db.execute(

@@ -161,7 +161,7 @@ class Simulation:
         self._next(name, spec.trigger, fire, fire)  # type: ignore[attr-defined]
 
     def run(self, end: datetime, outages: list[tuple[datetime, datetime]]) -> None:
-        for start, stop in outages:
+        for _start, stop in outages:
             self.at(stop, "restart", self.operator.catch_up)
         while self.queue and self.queue[0].when < end:
             event = heapq.heappop(self.queue)
@@ -308,9 +308,9 @@ def test_a_simulated_fortnight_sends_every_issue_once_and_loses_no_paper(
 def test_a_second_scheduler_on_the_same_state_refuses_to_start(tmp_path: Path) -> None:
     state = tmp_path / "newsletter.db"
     with single_instance(state):
+        twin = single_instance(state)
         with pytest.raises(AlreadyRunning, match="already using"):
-            with single_instance(state):
-                pass
+            twin.__enter__()
     with single_instance(state):  # released on exit
         pass
 
