@@ -391,6 +391,13 @@ def _open(url: str) -> None:
     "(the reader may get that issue twice).",
 )
 @click.option(
+    "--due",
+    is_flag=True,
+    help="Only subscribers whose send time (their timezone, send_time and days) came in the "
+    "last 6 hours: run it every 15 minutes from cron and each reader gets the issue at their "
+    "own morning.",
+)
+@click.option(
     "--shard",
     metavar="K/N",
     default=None,
@@ -411,6 +418,7 @@ def send(
     dry_run: bool,
     backend: str | None,
     resend_in_doubt: bool,
+    due: bool,
     shard: str | None,
     workers: int | None,
 ) -> None:
@@ -425,6 +433,7 @@ def send(
     Examples:
       newsletter send --dry-run
       newsletter send --date 2026-07-27 --subscriber ada@example.org
+      newsletter send --due              # from cron, every 15 minutes
     """
     import os
 
@@ -438,6 +447,11 @@ def send(
     config = _load(config_path)
     part = _shard(shard)
     chosen = [s for s in _subscribers(config, emails) if in_shard(s, part)]
+    if due:
+        from newsletter.schedule import due_groups, group_of
+
+        keys = set(due_groups(config, datetime.now(UTC)))
+        chosen = [s for s in chosen if group_of(s).key in keys]
     delivery = backend_for(config, backend)
     if workers is None:
         many = len(chosen) >= PARALLEL_FROM and delivery.name not in ("memory", "console")

@@ -235,20 +235,22 @@ class Operator:
 
     def due_sends(self) -> list[str]:
         """Groups whose send fell due within the grace period before now (a catch-up on start)."""
-        now = self.clock()
-        due = []
-        for spec in self.jobs():
-            if spec.id == "fetch":
-                continue
-            fire = spec.trigger.get_next_fire_time(None, now - GRACE)
-            if fire is not None and fire <= now:
-                due.append(spec.id)
-        return due
+        return due_groups(self.config, self.clock())
 
     def catch_up(self) -> None:
         for key in self.due_sends():
             log.info("%s fell due at most %s ago: sending now", key, GRACE)
             self.send(key)
+
+
+def due_groups(config: Config, now: datetime) -> list[str]:
+    """The keys of the groups whose send time came within `GRACE` before `now`."""
+    due = []
+    for key, (group, _) in send_groups(config).items():
+        fire = group.trigger().get_next_fire_time(None, now - GRACE)
+        if fire is not None and fire <= now:
+            due.append(key)
+    return due
 
 
 def _signature(path: Path) -> tuple[int, int] | None:

@@ -112,3 +112,28 @@ def test_a_listing_that_cannot_be_read_any_more_is_reported_missed(tmp_path: Pat
         saturday = date(2026, 11, 21)
         quiet = fetch_pending(config, [saturday], saturday, store, Fetcher(client, store))
         assert [o.status.value for o in quiet[0].outcomes] == ["no announcement"]
+
+
+def test_send_due_sends_only_readers_whose_morning_has_come(tmp_path: Path) -> None:
+    write_feeds(tmp_path)
+    now = datetime.now(UTC)
+    past, future = now - timedelta(minutes=10), now + timedelta(hours=3)
+    text = CONFIG.format(port=25, folder=tmp_path).replace(
+        "  smtp:\n    host: 127.0.0.1\n    port: 25\n    security: none\n    timeout: 10\n", ""
+    )
+    text = text.replace("Pacific/Kiritimati", "UTC").replace("03:00", f"{past:%H:%M}")
+    text = text.replace(
+        "    interests:", "    days: [mon, tue, wed, thu, fri, sat, sun]\n    interests:"
+    )
+    text += (
+        f'  - email: bob@example.org\n    timezone: UTC\n    send_time: "{future:%H:%M}"\n'
+        "    days: [mon, tue, wed, thu, fri, sat, sun]\n    interests:\n      keywords: [graph]\n"
+    )
+    path = tmp_path / "subscribers.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = subprocess.run(newsletter("send", "-c", str(path), "--due"), capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "sent 1" in result.stdout
+    with Store(tmp_path / "newsletter.db") as store:
+        assert [r.subscriber for r in store.deliveries()] == ["ada@example.org"]
