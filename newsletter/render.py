@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -122,15 +121,28 @@ def summary(text: str, limit: int = SUMMARY_MAX) -> str:
 
 
 def wrap(text: str, indent: str = "   ", first: str | None = None, width: int = TEXT_WIDTH) -> str:
-    """Wrap at `width` columns; URLs and long words are never broken."""
-    return textwrap.fill(
-        one_line(str(text)),
-        width=width,
-        initial_indent=indent if first is None else first,
-        subsequent_indent=indent,
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
+    """Wrap at `width` columns; URLs and long words are never broken.
+
+    The same lines as `textwrap.fill(..., break_long_words=False, break_on_hyphens=False)`
+    (a test holds it to that), greedy over single-spaced words, about ten times faster: every
+    reader's text part wraps its reasons.
+    """
+    lines: list[str] = []
+    prefix = indent if first is None else first
+    line: list[str] = []
+    used = 0
+    for word in one_line(str(text)).split(" "):
+        if not word:
+            continue
+        if line and used + 1 + len(word) > width - len(prefix):
+            lines.append(prefix + " ".join(line))
+            prefix, line, used = indent, [word], len(word)
+        else:
+            used += len(word) + (1 if line else 0)
+            line.append(word)
+    if line:
+        lines.append(prefix + " ".join(line))
+    return "\n".join(lines)
 
 
 def safe_url(url: str | None) -> str | None:

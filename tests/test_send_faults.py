@@ -242,3 +242,15 @@ def test_a_certificate_that_cannot_be_verified_stops_before_the_login(tmp_path: 
             report = send_day(config, DEMO_DAY, store, local(store), trusting)
         assert sorted(report.sent) == sorted(READERS)
         assert script.logins == ["digest"]
+
+
+def test_a_line_starting_with_a_dot_arrives_intact(tmp_path: Path) -> None:
+    from newsletter.mail import Envelope, Message
+
+    data = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: dots\r\n\r\n.\r\n..two\r\nend\r\n"
+    with smtp_server() as (port, script):
+        path = demo_config(tmp_path, port)
+        with backend(path) as smtp:
+            result = smtp.send(Message(Envelope("a@example.org", "b@example.org", "<m@x>"), data))
+        assert result.outcome.value == "sent"
+        assert script.received[0][2].replace(b"\r\n", b"\n") == data.replace(b"\r\n", b"\n")

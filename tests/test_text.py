@@ -271,3 +271,24 @@ def test_split_authors_legacy_linked_names() -> None:
         "Bernd Ammann</a>"
     )
     assert split_authors(value) == ("Christian Gérard", "Bernd Ammann")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from("ab cdé-/:.\t\nhttps"), max_size=300),
+    indent=st.sampled_from(["", " ", "   "]),
+    first=st.sampled_from([None, "", "1. "]),
+    width=st.integers(min_value=5, max_value=90),
+)
+def test_wrap_gives_the_lines_textwrap_gives(
+    text: str, indent: str, first: str | None, width: int
+) -> None:
+    import textwrap
+
+    from newsletter.render import one_line, wrap
+
+    expected = textwrap.fill(
+        one_line(text), width=width, initial_indent=indent if first is None else first,
+        subsequent_indent=indent, break_long_words=False, break_on_hyphens=False,
+    )  # fmt: skip
+    assert wrap(text, indent, first, width) == expected

@@ -173,7 +173,9 @@ class SmtpBackend(Backend):
         code, reply = connection.docmd("DATA")
         if code != 354:
             return code, reply
-        payload = _LEADING_DOT.sub(b"..", data)
+        # base64 bodies never start a line with "."; the check is a fast scan, the regex is not
+        stuffing = data.startswith(b".") or b"\n." in data
+        payload = _LEADING_DOT.sub(b"..", data) if stuffing else data
         if not payload.endswith(b"\r\n"):
             payload += b"\r\n"
         handing_over()
