@@ -85,7 +85,8 @@ def select_day(
         p.email: excluded[last[p.email]] | sent.get(p.email.lower(), set()) for p in profiles
     }
     papers = [stored.paper for stored in pool if stored.paper.id in candidates]
-    selections = select(papers, profiles, day, liked=liked, delivered=delivered)
+    corpus = store.papers_for_day(day) or [stored.paper for stored in pool]
+    selections = select(papers, profiles, day, liked=liked, delivered=delivered, corpus=corpus)
     return DayPlan(day, selections, horizon, fetches, warnings)
 
 

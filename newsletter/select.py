@@ -116,13 +116,19 @@ def select(
     *,
     liked: Mapping[str, Paper] | None = None,
     delivered: Mapping[str, set[str]] | None = None,
+    corpus: Sequence[Paper] | None = None,
 ) -> list[Selection]:
-    """One Selection per profile, in profile order."""
+    """One Selection per profile, in profile order.
+
+    Word weights (TF-IDF) are learnt from `corpus` (default: `papers`) alone, so that a
+    reader's picks do not depend on who else is selected in the same call: pass the same corpus
+    for a preview of one reader, a send to all of them, or a share of them in a worker.
+    """
     liked = liked or {}
     delivered = delivered or {}
     if not papers:
         return [Selection(profile, day, ()) for profile in profiles]
-    today = _Day.build(papers, _similarities(papers, profiles, liked))
+    today = _Day.build(papers, _similarities(papers, profiles, liked, corpus or papers))
     selections = []
     for start in range(0, len(profiles), CHUNK):
         chunk = profiles[start : start + CHUNK]
@@ -353,24 +359,30 @@ def _analyzer(text: str) -> list[str]:
 
 
 def _similarities(
-    papers: Sequence[Paper], profiles: Sequence[Profile], liked: Mapping[str, Paper]
+    papers: Sequence[Paper],
+    profiles: Sequence[Profile],
+    liked: Mapping[str, Paper],
+    corpus: Sequence[Paper],
 ) -> _Similarity:
-    """Fit TF-IDF on the day's papers plus the liked ones; products are taken per chunk."""
+    """Fit TF-IDF on `corpus`, then place the papers, the liked papers and the profiles' queries
+    in it; products are taken per chunk."""
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     liked_ids = sorted({i for p in profiles for i in p.liked if i in liked})
     vectorizer = TfidfVectorizer(analyzer=_analyzer, sublinear_tf=True, dtype=np.float32)
-    documents = [_document(p) for p in papers] + [_document(liked[i]) for i in liked_ids]
     try:
-        matrix = vectorizer.fit_transform(documents)
+        fitted = vectorizer.fit_transform([_document(p) for p in corpus])
     except ValueError:  # no word that is not a stop word: nothing to compare
         return _Similarity(None, None, None, {})
-    paper_matrix = matrix[: len(papers)].T.tocsr()
+    same = len(corpus) == len(papers) and all(a is b for a, b in zip(corpus, papers, strict=True))
+    matrix = fitted if same else vectorizer.transform([_document(p) for p in papers])
+    paper_matrix = matrix.T.tocsr()
     queries = None
     if any(_has_query(p) for p in profiles):
         queries = vectorizer.transform([_query(p) for p in profiles]).tocsr()
     to_liked = None
     if liked_ids:
-        to_liked = np.asarray((matrix[len(papers) :] @ paper_matrix).toarray(), dtype=np.float32)
+        liked_matrix = vectorizer.transform([_document(liked[i]) for i in liked_ids])
+        to_liked = np.asarray((liked_matrix @ paper_matrix).toarray(), dtype=np.float32)
     return _Similarity(paper_matrix, queries, to_liked, {i: n for n, i in enumerate(liked_ids)})

@@ -281,3 +281,24 @@ def test_merged_papers_keep_one_id() -> None:
     arxiv = Paper(id="2607.00001", title="T", categories=("cs.LG",), sources=("arxiv",))
     hf = Paper(id="2607.00001", title="T", sources=("huggingface",), extras=PaperExtras(upvotes=3))
     assert len(merge_papers([arxiv, hf])) == 1
+
+
+def test_a_readers_picks_do_not_depend_on_who_else_is_selected() -> None:
+    papers = [
+        paper("1", "Sparse mixture of experts routing", "Experts and gating for language models."),
+        paper("2", "Protein folding with diffusion", "Diffusion models for protein structures."),
+        paper("3", "Load balancing of expert layers", "Balancing tokens across experts."),
+        paper("4", "Video generation at scale", "Diffusion transformers make videos."),
+    ]
+    liked = {"9": paper("9", "Protein diffusion", "Protein structure generation, diffusion.")}
+    ada = Profile("ada@x.org", description="routing tokens to experts in sparse models")
+    bea = Profile("bea@x.org", description="protein design", liked=("9",))
+    (alone,) = select(papers, [ada], DAY, corpus=papers)
+    together = select(papers, [ada, bea], DAY, liked=liked, corpus=papers)
+    fewer = select(papers[:2], [ada], DAY, corpus=papers)
+    assert [(p.paper.id, p.score) for p in alone.papers] == [
+        (p.paper.id, p.score) for p in together[0].papers
+    ]
+    assert {p.paper.id: p.score for p in fewer[0].papers} == {
+        p.paper.id: p.score for p in alone.papers if p.paper.id in ("1", "2")
+    }
