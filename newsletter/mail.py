@@ -165,7 +165,9 @@ def notice(subject: str, text: str, *, to_email: str, headers: Headers, now: dat
 
 
 def _part(content_type: str, body: str) -> str:
-    encoded = base64.encodebytes(body.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
+    """A base64 part; text is put in canonical form first (CRLF line breaks, RFC 2046)."""
+    canonical = (body.replace("\r\n", "\n") if "\r" in body else body).replace("\n", "\r\n")
+    encoded = base64.encodebytes(canonical.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
     return (
         f'Content-Type: {content_type}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: base64\r\n\r\n"

@@ -58,6 +58,9 @@ def test_send_delivers_one_well_formed_message_per_reader_and_never_twice(
         text, html = message.iter_parts()
         assert text.get_content_type() == "text/plain" and html.get_content_type() == "text/html"
         assert text.get_content_charset() == "utf-8"
+        for part in (text, html):  # canonical form: CRLF line breaks inside the base64
+            raw = part.get_payload(decode=True)
+            assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
         assert message["Subject"].startswith("Paper Digest - 2026-11-23: ")
         assert "<!doctype html>" in html.get_content()
         assert "Unsubscribe" in text.get_content()
