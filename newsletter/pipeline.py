@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -220,7 +221,7 @@ def send_day(
     composer = Composer.of(config)
     me = claimant()
     stamp = now or datetime.now(UTC)
-    with backend:
+    with nullcontext() if dry_run else backend:  # a dry run connects to nothing
         for selection in plan.selections:
             email = selection.profile.email
             if stop is not None and stop.is_set():

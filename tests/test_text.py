@@ -277,8 +277,8 @@ def test_split_authors_legacy_linked_names() -> None:
 @given(
     text=st.text(alphabet=st.sampled_from("ab cdé-/:.\t\nhttps"), max_size=300),
     indent=st.sampled_from(["", " ", "   "]),
-    first=st.sampled_from([None, "", "1. "]),
-    width=st.integers(min_value=5, max_value=90),
+    first=st.sampled_from([None, "", "1. ", "Why: "]),
+    width=st.integers(min_value=1, max_value=90),
 )
 def test_wrap_gives_the_lines_textwrap_gives(
     text: str, indent: str, first: str | None, width: int
