@@ -607,6 +607,9 @@ def status(config_path: Path) -> None:
                       str(members), local, utc)  # fmt: skip
     console.print(sends)
     today = listing_date(now)
+    if not config.state_path.exists():  # a look must not create the state
+        console.print(f"No state yet at {config.state_path}: nothing fetched or sent.")
+        return
     with Store(config.state_path) as store:
         fetches = Table("source", "issue date", "status", "papers", "when (UTC)", "detail",
                         title="Last fetch of each source")  # fmt: skip

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -77,6 +78,12 @@ def test_run_sends_at_its_time_refuses_a_twin_and_stops_on_sigterm(tmp_path: Pat
         assert script.recipients() == ["ada@example.org"]
     with Store(tmp_path / "newsletter.db") as store:
         assert [r.status for r in store.deliveries()] == ["sent"]
+    wide = {**os.environ, "COLUMNS": "200"}
+    status = subprocess.run(newsletter("status", "-c", str(path)), capture_output=True,
+                            text=True, env=wide, timeout=60)  # fmt: skip
+    today = listing_date(datetime.now(UTC))
+    assert re.search(r"huggingface\s.*\sok\s", status.stdout), status.stdout
+    assert re.search(rf"{today}\s+│\s+1\s+│", status.stdout), status.stdout  # sent: 1
 
 
 def test_status_shows_next_sends_fetches_and_deliveries(tmp_path: Path) -> None:
@@ -89,6 +96,7 @@ def test_status_shows_next_sends_fetches_and_deliveries(tmp_path: Path) -> None:
     assert "Pacific/Kiritimati 03:00 mon,tue,wed,thu,fri" in result.stdout
     assert "03:00 +14" in result.stdout  # local time, and the same moment in UTC (13:00)
     assert " 13:00 " in result.stdout
+    assert "No state yet" in result.stdout and not (tmp_path / "newsletter.db").exists()
 
 
 def test_a_listing_that_cannot_be_read_any_more_is_reported_missed(tmp_path: Path) -> None:
