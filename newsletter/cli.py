@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 PARALLEL_FROM = 200  # subscribers from which `send` uses several processes by default
+BACKEND_NAMES = ["smtp", "file", "console", "memory"]  # delivery.base.BACKENDS, kept light here
 log = logging.getLogger("newsletter")
 
 
@@ -379,7 +380,7 @@ def _open(url: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Build every message, send none, record nothing.")
 @click.option(
     "--backend",
-    type=click.Choice(["smtp", "file", "console", "memory"]),
+    type=click.Choice(BACKEND_NAMES),
     default=None,
     help="Where messages go. Default: smtp with an smtp block in the config, else file "
     "(.eml files in outbox/ next to the config).",
@@ -527,7 +528,7 @@ def history(config_path: Path, day: datetime | None) -> None:
 
 @cli.command()
 @config_option
-@click.option("--backend", type=click.Choice(["smtp", "file", "console", "memory"]), default=None,
+@click.option("--backend", type=click.Choice(BACKEND_NAMES), default=None,
               help="Deliver with this backend instead of the config's.")  # fmt: skip
 @click.option("--first-send-at", hidden=True, default=None,
               help="Also send every group once at this ISO time (for tests).")  # fmt: skip
@@ -560,7 +561,7 @@ def run(
     at = _aware(first_send_at) if first_send_at else None
     config = _load(config_path)
     with single_instance(config.state_path):
-        operator = Operator(config_path, backend=backend)
+        operator = Operator(config_path, backend=backend, config=config)
 
         def stop(signum: int, frame: object) -> None:
             log.info("%s received", signal.Signals(signum).name)
@@ -603,8 +604,7 @@ def status(config_path: Path) -> None:
     for group, members, fire in sorted(next_sends(config, now), key=lambda row: str(row[2])):
         local = f"{fire:%a %Y-%m-%d %H:%M %Z}" if fire else "never"
         utc = f"{fire.astimezone(UTC):%a %Y-%m-%d %H:%M}" if fire else ""
-        sends.add_row(f"{group.timezone} {group.send_time} {','.join(group.days)}",
-                      str(members), local, utc)  # fmt: skip
+        sends.add_row(group.label, str(members), local, utc)
     console.print(sends)
     today = listing_date(now)
     if not config.state_path.exists():  # a look must not create the state

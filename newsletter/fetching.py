@@ -144,9 +144,7 @@ def _no_listing(config: Config, source: SourceBase, day: date) -> bool:
 
 def _quiet_day(store: Store, name: str, day: date) -> SourceOutcome:
     detail = f"arXiv does not announce on {day:%A %Y-%m-%d}"
-    outcome = SourceOutcome(name, FetchStatus.NO_ANNOUNCEMENT, day, detail=detail)
-    store.record_fetch(name, day, outcome.status, detail, 0)
-    return outcome
+    return _unread(store, name, day, FetchStatus.NO_ANNOUNCEMENT, detail)
 
 
 def _missed(store: Store, name: str, day: date) -> SourceOutcome:
@@ -154,8 +152,13 @@ def _missed(store: Store, name: str, day: date) -> SourceOutcome:
         f"the listing of {day} was not read on its day, and arXiv's RSS feed carries only the "
         "newest listing: its papers are missed"
     )
-    outcome = SourceOutcome(name, FetchStatus.FAILED, day, detail=detail)
-    store.record_fetch(name, day, outcome.status, detail, 0)
+    return _unread(store, name, day, FetchStatus.FAILED, detail)
+
+
+def _unread(store: Store, name: str, day: date, status: FetchStatus, detail: str) -> SourceOutcome:
+    """An outcome known without a request: recorded and logged like a fetched one."""
+    outcome = SourceOutcome(name, status, day, detail=detail)
+    store.record_fetch(name, day, status, detail, 0)
     _log(outcome)
     return outcome
 

@@ -118,12 +118,7 @@ def build(
     if unsubscribe_https:
         unsubscribe.insert(0, f"<{header_text(unsubscribe_https)}>")
     lines = [
-        f"From: {headers.sender}",
-        f"To: {address(to_name, to_email)}",
-        f"Subject: {encode_header(issue.subject)}",
-        f"Date: {format_datetime(now)}",
-        f"Message-ID: {mid}",
-        "MIME-Version: 1.0",
+        *_head(headers, address(to_name, to_email), issue.subject, now, mid),
         f"List-Id: {headers.list_id}",
         f"List-Unsubscribe: {', '.join(unsubscribe)}",
     ]
@@ -150,18 +145,25 @@ def notice(subject: str, text: str, *, to_email: str, headers: Headers, now: dat
     stamp = f"{now:%Y%m%d%H%M%S}.{hashlib.sha256(text.encode()).hexdigest()[:12]}"
     mid = f"<alert.{stamp}@{domain_of(headers.sender)}>"
     lines = [
-        f"From: {headers.sender}",
-        f"To: {address(None, to_email)}",
-        f"Subject: {encode_header(subject)}",
-        f"Date: {format_datetime(now)}",
-        f"Message-ID: {mid}",
-        "MIME-Version: 1.0",
+        *_head(headers, address(None, to_email), subject, now, mid),
         "Auto-Submitted: auto-generated",
         _part("text/plain", text),
         "",
     ]
     data = "\r\n".join(lines).encode("ascii")
     return Message(Envelope(parseaddr(headers.sender)[1], to_email, mid), data)
+
+
+def _head(headers: Headers, to: str, subject: str, now: datetime, mid: str) -> list[str]:
+    """The headers every message starts with, in this order."""
+    return [
+        f"From: {headers.sender}",
+        f"To: {to}",
+        f"Subject: {encode_header(subject)}",
+        f"Date: {format_datetime(now)}",
+        f"Message-ID: {mid}",
+        "MIME-Version: 1.0",
+    ]
 
 
 def _part(content_type: str, body: str) -> str:

@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from newsletter.config import Config, Subscriber
 from newsletter.errors import SourceError
 from newsletter.fetching import FetchReport, SourceOutcome, fetch_pending
-from newsletter.models import Paper, Selection
+from newsletter.models import Paper, Profile, Selection
 from newsletter.sources.http import Fetcher
 from newsletter.store import Store, StoredPaper
 
@@ -68,8 +68,9 @@ def select_day(
     from newsletter.select import select
 
     chosen = list(config.subscribers if subscribers is None else subscribers)
-    fetches, warnings = fetch_for(config, day, store, fetcher, chosen) if fetcher else ([], [])
     last = {s.email: store.last_issue(s.email, day) for s in chosen}
+    profiles = [subscriber.profile() for subscriber in chosen]
+    fetches, liked, warnings = _prefetch(config, day, store, fetcher, last.values(), profiles)
     window = day - timedelta(days=CATCH_UP_DAYS)
     horizon = store.horizon()
     pool = store.papers_between(_earliest(last.values(), day), day)
@@ -80,8 +81,6 @@ def select_day(
     candidates = set().union(*new.values())
     excluded = {found: candidates - ids for found, ids in new.items()}
     sent = store.delivered_among([s.email for s in chosen], candidates)
-    profiles = [subscriber.profile() for subscriber in chosen]
-    liked, _ = liked_papers(store, None, {i for p in profiles for i in p.liked})
     delivered = {
         p.email: excluded[last[p.email]] | sent.get(p.email.lower(), set()) for p in profiles
     }
@@ -94,15 +93,31 @@ def select_day(
 def fetch_for(
     config: Config, day: date, store: Store, fetcher: Fetcher, chosen: Sequence[Subscriber]
 ) -> tuple[list[FetchReport], list[str]]:
-    """Read what the issues of `day` for `chosen` still miss: the days since each reader's
-    last issue, and the text of liked papers not stored yet. Returns the reports and warnings."""
+    """Read what the issues of `day` for `chosen` still miss (see `_prefetch`), without
+    selecting: done once before workers select their shares from the store."""
     last = [store.last_issue(s.email, day) for s in chosen]
-    earliest = _earliest(last, day)
-    days = [earliest + timedelta(days=n) for n in range(1, (day - earliest).days + 1)]
-    fetches = fetch_pending(config, days, day, store, fetcher)
-    liked = {i for s in chosen for i in s.interests.profile(s.email).liked}
-    _, warnings = liked_papers(store, fetcher, liked)
+    profiles = [s.profile() for s in chosen]
+    fetches, _, warnings = _prefetch(config, day, store, fetcher, last, profiles)
     return fetches, warnings
+
+
+def _prefetch(
+    config: Config,
+    day: date,
+    store: Store,
+    fetcher: Fetcher | None,
+    last: Iterable[tuple[date, int | None] | None],
+    profiles: Sequence[Profile],
+) -> tuple[list[FetchReport], dict[str, Paper], list[str]]:
+    """The days since each reader's last issue still missing from the store (read when a
+    fetcher is given), and the liked papers' text."""
+    fetches = []
+    if fetcher is not None:
+        earliest = _earliest(last, day)
+        days = [earliest + timedelta(days=n) for n in range(1, (day - earliest).days + 1)]
+        fetches = fetch_pending(config, days, day, store, fetcher)
+    liked, warnings = liked_papers(store, fetcher, {i for p in profiles for i in p.liked})
+    return fetches, liked, warnings
 
 
 def _earliest(last: Iterable[tuple[date, int | None] | None], day: date) -> date:
@@ -198,7 +213,6 @@ def send_day(
     now: datetime | None = None,
     progress: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
-    shard: tuple[int, int] | None = None,
 ) -> SendReport:
     """Select, render and send each reader's issue of `day`, at most once per reader.
 
@@ -211,12 +225,7 @@ def send_day(
     from newsletter.delivery.base import Outcome
     from newsletter.store import claimant
 
-    chosen = [
-        s
-        for s in (config.subscribers if subscribers is None else subscribers)
-        if in_shard(s, shard)
-    ]
-    plan = select_day(config, day, store, fetcher, chosen)
+    plan = select_day(config, day, store, fetcher, subscribers)
     report = SendReport(day, warnings=list(plan.warnings), sources=plan.problems)
     composer = Composer.of(config)
     me = claimant()
@@ -287,7 +296,6 @@ def send_parallel(
     workers: int,
     *,
     subscribers: Sequence[Subscriber] | None = None,
-    shard: tuple[int, int] | None = None,
     dry_run: bool = False,
     resend_in_doubt: bool = False,
     progress: Callable[[str], None] | None = None,
@@ -296,11 +304,7 @@ def send_parallel(
     state connection and one SMTP connection. The day is fetched once, here, first."""
     import multiprocessing
 
-    chosen = [
-        s
-        for s in (config.subscribers if subscribers is None else subscribers)
-        if in_shard(s, shard)
-    ]
+    chosen = list(config.subscribers if subscribers is None else subscribers)
     fetches: list[FetchReport] = []
     warnings: list[str] = []
     if fetcher is not None:
@@ -328,10 +332,12 @@ def send_parallel(
         _SHARED.clear()
     merged = SendReport(day, warnings=warnings, sources=[o for f in fetches for o in f.problems])
     for part in reports:
-        for name in ("sent", "already", "no_papers", "deferred", "failed", "in_doubt",
-                     "would_send", "warnings", "stopped"):  # fmt: skip
+        for name in _PER_READER:
             getattr(merged, name).extend(getattr(part, name))
     return merged
+
+
+_PER_READER = [f.name for f in fields(SendReport) if f.name not in ("day", "warnings", "sources")]
 
 
 _SHARED: dict[str, Any] = {}

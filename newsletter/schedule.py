@@ -77,8 +77,12 @@ class SendGroup:
     days: tuple[str, ...]
 
     @property
+    def label(self) -> str:
+        return f"{self.timezone} {self.send_time} {','.join(self.days)}"
+
+    @property
     def key(self) -> str:
-        return f"send {self.timezone} {self.send_time} {','.join(self.days)}"
+        return f"send {self.label}"
 
     def trigger(self) -> BaseTrigger:
         from apscheduler.triggers.cron import CronTrigger
@@ -127,7 +131,8 @@ class Operator:
     """The jobs of `newsletter run`, independent of the scheduler that calls them.
 
     `clock` gives the time (UTC), `backend` names the delivery backend (None: the config's),
-    `retry` is told when a group should be sent again (the scheduler adds a one-off job).
+    `retry` is told when a group should be sent again (the scheduler adds a one-off job);
+    `config` is the config already loaded from `config_path`, if any.
     Jobs never run at the same time: one lock serialises them.
     """
 
@@ -138,9 +143,10 @@ class Operator:
         clock: Callable[[], datetime] = now_utc,
         backend: str | None = None,
         retry: Callable[[str, datetime], None] | None = None,
+        config: Config | None = None,
     ) -> None:
         self.config_path = config_path
-        self.config = load_config(config_path)
+        self.config = config or load_config(config_path)
         self.clock = clock
         self.backend = backend
         self.retry = retry

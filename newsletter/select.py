@@ -375,8 +375,7 @@ def _similarities(
         fitted = vectorizer.fit_transform([_document(p) for p in corpus])
     except ValueError:  # no word that is not a stop word: nothing to compare
         return _Similarity(None, None, None, {})
-    same = len(corpus) == len(papers) and all(a is b for a, b in zip(corpus, papers, strict=True))
-    matrix = fitted if same else vectorizer.transform([_document(p) for p in papers])
+    matrix = fitted if corpus is papers else vectorizer.transform([_document(p) for p in papers])
     paper_matrix = matrix.T.tocsr()
     queries = None
     if any(_has_query(p) for p in profiles):

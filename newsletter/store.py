@@ -234,11 +234,6 @@ class Store:
             (paper.id, paper.version, paper.model_dump_json(), now, now),
         )
 
-    def fetched(self, day: date) -> bool:
-        """True when any source was fetched for `day`, whatever the outcome."""
-        row = self._db.execute("SELECT 1 FROM fetches WHERE day = ? LIMIT 1", (day.isoformat(),))
-        return row.fetchone() is not None
-
     def fetch_statuses(self, day: date) -> dict[str, str]:
         """The latest outcome of each source fetched for `day`."""
         rows = self._db.execute(

@@ -118,3 +118,10 @@ def test_the_repository_example_validates() -> None:
     result = newsletter("validate", "-c", str(REPO / "subscribers.yaml"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("OK: 3 subscribers")
+
+
+def test_the_cli_offers_every_delivery_backend() -> None:
+    from newsletter.cli import BACKEND_NAMES
+    from newsletter.delivery.base import BACKENDS
+
+    assert tuple(BACKEND_NAMES) == BACKENDS
