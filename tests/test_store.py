@@ -5,6 +5,9 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 
 from newsletter.errors import StoreError
 from newsletter.models import AnnounceType, Paper
-from newsletter.store import SCHEMA_VERSION, Store
+from newsletter.store import SCHEMA_VERSION, CachedResponse, Store
 
 
 def paper(paper_id: str, title: str = "A paper", version: int = 1) -> Paper:
@@ -42,8 +45,11 @@ def test_a_database_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
+    with closing(sqlite3.connect(path)):
+        assert open_files(path)  # an open connection is seen: the check below can fail
     with pytest.raises(StoreError, match="newer than this release"):
         Store(path)
+    assert open_files(path) == []
 
 
 def test_saving_the_same_day_twice_changes_nothing(tmp_path: Path) -> None:
@@ -89,3 +95,104 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
         assert proc.returncode == 0, err.decode()
     with Store(path) as store:
         assert len(store.papers_for_day(date(2026, 7, 27))) == 100
+
+
+def test_the_http_cache_keeps_a_body_with_its_validators(tmp_path: Path) -> None:
+    url = "https://export.arxiv.org/rss/cs.LG"
+    with Store(tmp_path / "db.sqlite") as store:
+        assert store.cached_response(url) is None
+        store.cache_response(url, '"v1"', None, b"<rss/>")
+        assert store.cached_response(url) == CachedResponse('"v1"', None, b"<rss/>")
+        store.cache_response(url, None, "Mon, 27 Jul 2026 00:00:00 GMT", b"<rss>2</rss>")
+        assert store.cached_response(url) == CachedResponse(
+            None, "Mon, 27 Jul 2026 00:00:00 GMT", b"<rss>2</rss>"
+        )
+        assert store.cached_response(url + "/other") is None
+
+
+# --- every SQLite error is a StoreError naming the file ---------------------------------------
+
+
+def open_files(path: Path) -> list[Path]:
+    """The descriptors this process holds open on `path` (Linux only)."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("no /proc/self/fd here")
+    found = []
+    for fd in fds.iterdir():
+        try:
+            if fd.readlink() == path.resolve():
+                found.append(fd)
+        except OSError:  # the descriptor of the listing itself is gone by now
+            continue
+    return found
+
+
+def test_a_file_that_is_no_database_is_refused_and_left_closed(tmp_path: Path) -> None:
+    path = tmp_path / "newsletter.db"
+    path.write_bytes(b"this is not an SQLite database, just text\n" * 100)
+    with pytest.raises(StoreError) as caught:
+        Store(path)
+    assert str(caught.value) == f"state database {path}: file is not a database"
+    assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+    assert open_files(path) == []
+
+
+def test_a_locked_database_is_a_store_error_after_the_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "newsletter.db"
+    with (
+        Store(path, busy_timeout=0.1) as store,
+        closing(sqlite3.connect(path, isolation_level=None)) as other,
+    ):
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        started = time.monotonic()
+        with pytest.raises(StoreError) as caught:
+            store.save_day(date(2026, 7, 27), "arxiv", [paper("2607.00001")])
+        assert time.monotonic() - started < 5
+        message = str(caught.value)
+        assert message == f"state database {path}: database is locked"
+        assert "\n" not in message
+        assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+        other.execute("ROLLBACK")
+        # the failed write left no transaction open: the store works once the lock is gone
+        store.save_day(date(2026, 7, 27), "arxiv", [paper("2607.00001")])
+        assert [p.id for p in store.papers_for_day(date(2026, 7, 27))] == ["2607.00001"]
+
+
+def test_opening_a_locked_new_database_fails_with_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "newsletter.db"
+    Store(path).close()
+    path.unlink()
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    with closing(sqlite3.connect(path, isolation_level=None)) as other:
+        other.execute("BEGIN IMMEDIATE")  # a rollback journal: the switch to WAL must wait
+        with pytest.raises(StoreError, match="database is locked"):
+            Store(path, busy_timeout=0.1)
+        other.execute("ROLLBACK")
+    assert open_files(path) == []
+
+
+@pytest.mark.parametrize(
+    ("table", "read"),
+    [
+        ("day_papers", lambda store: store.papers_for_day(date(2026, 7, 27))),
+        ("papers", lambda store: store.paper("2607.00001")),
+        ("fetches", lambda store: store.last_fetches()),
+        ("deliveries", lambda store: store.deliveries()),
+        ("delivered_papers", lambda store: store.delivered_paper_ids("ada@example.org")),
+    ],
+)
+def test_a_failing_read_is_a_store_error(
+    tmp_path: Path, table: str, read: Callable[[Store], object]
+) -> None:
+    path = tmp_path / "newsletter.db"
+    with Store(path) as store:
+        read(store)  # works while the table is there
+        with closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute(f"DROP TABLE {table}")
+        with pytest.raises(
+            StoreError, match=f"^state database .*: no such table: {table}$"
+        ) as caught:
+            read(store)
+        assert isinstance(caught.value.__cause__, sqlite3.OperationalError)

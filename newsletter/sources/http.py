@@ -18,13 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from newsletter import __version__
 from newsletter.errors import FetchError
+
+if TYPE_CHECKING:
+    from newsletter.store import CachedResponse
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ MAX_RETRY_AFTER = 120.0
 class ResponseCache(Protocol):
     """Where validators and bodies of earlier answers are kept (the state store)."""
 
-    def cached_response(self, url: str) -> tuple[str | None, str | None, bytes | None]: ...
+    def cached_response(self, url: str) -> CachedResponse | None: ...
 
     def cache_response(
         self, url: str, etag: str | None, last_modified: str | None, body: bytes
@@ -103,19 +106,17 @@ class Fetcher:
         return Fetched(str(path), _read_file(path, source))
 
     def _get_http(self, url: str, source: str) -> Fetched:
-        etag, modified, cached = (
-            self.cache.cached_response(url) if self.cache else (None, None, None)
-        )
+        cached = self.cache.cached_response(url) if self.cache else None
         headers = {}
         if cached is not None:
-            if etag:
-                headers["If-None-Match"] = etag
-            if modified:
-                headers["If-Modified-Since"] = modified
+            if cached.etag:
+                headers["If-None-Match"] = cached.etag
+            if cached.last_modified:
+                headers["If-Modified-Since"] = cached.last_modified
         response, body = self._request_with_retries(url, source, headers)
         if response.status_code == 304 and cached is not None:
             log.info("%s: not modified since the last fetch", source)
-            return Fetched(url, cached, not_modified=True)
+            return Fetched(url, cached.body, not_modified=True)
         if self.cache is not None and (
             response.headers.get("etag") or response.headers.get("last-modified")
         ):
@@ -222,7 +223,7 @@ def _describe_transport_error(exc: httpx.TransportError) -> str:
 def _read_file(path: Path, source: str) -> bytes:
     try:
         return path.read_bytes()
-    except FileNotFoundError:
-        raise FetchError(source, f"file not found: {path}") from None
+    except FileNotFoundError as exc:
+        raise FetchError(source, f"file not found: {path}") from exc
     except OSError as exc:
         raise FetchError(source, f"cannot read {path}: {exc.strerror}") from exc

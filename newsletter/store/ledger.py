@@ -1,0 +1,254 @@
+"""The delivery ledger: the never-twice state of every reader's issue, and the operator's alerts.
+
+One row per reader and issue day, moved through the states of `DeliveryStatus` (see
+`newsletter.status` for the transitions): `claim` takes a row to `sending` before the message
+goes out, `handing_over` notes that its data is reaching the server, and `finish` records the
+server's answer. Papers count as delivered to a reader only once their issue is `sent`.
+
+Subscriber keys are `Reader.key`: the address lower-cased, once, at config load. The store
+takes them as given and never normalises them again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from newsletter.status import DeliveryStatus
+from newsletter.store.database import Database, _now
+
+log = logging.getLogger(__name__)
+
+CLAIM_LEASE_SECONDS = 3600  # a 'sending' row older than this, from any host, is abandoned
+CUT_OFF = "the sending process stopped before the server's reply"  # an in-doubt row's detail
+
+_DELIVERY_COLUMNS = "subscriber, issue_date, status, message_id, attempts, last_error, updated_at"
+_REACHED = tuple(status for status in DeliveryStatus if status.reached_reader)
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    subscriber: str
+    day: date
+    status: DeliveryStatus
+    message_id: str | None
+    attempts: int
+    detail: str
+    updated_at: str
+
+    @classmethod
+    def of(cls, row: tuple[str, str, str, str | None, int, str | None, str]) -> DeliveryRecord:
+        subscriber, day, status, message_id, attempts, detail, updated_at = row
+        return cls(
+            subscriber, date.fromisoformat(day), DeliveryStatus(status), message_id, attempts,
+            detail or "", updated_at,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LastIssue:
+    """A reader's latest issue that (may have) reached them: its day and the horizon (see
+    `Store.horizon`) it was built with."""
+
+    day: date
+    horizon: int | None
+
+
+class Ledger(Database):
+    """The `deliveries`, `delivered_papers` and `alerts` tables."""
+
+    def claim(
+        self,
+        subscriber: str,
+        day: date,
+        claimant: str,
+        *,
+        resend_in_doubt: bool,
+        horizon: int | None = None,
+    ) -> bool:
+        """Take the right to send `subscriber`'s issue of `day`; False when it is not ours to
+        send: sent, failed, being sent by a live process, or in doubt (unless resending those).
+
+        A row left `sending` by a dead process is taken again when its message was never handed
+        to the server, and becomes `in_doubt` when it was (the server may have delivered it)."""
+        key = (subscriber, day.isoformat())
+        with self.transaction() as db:
+            if not _takeable(_settled_status(db, key), resend_in_doubt=resend_in_doubt):
+                return False
+            db.execute(
+                "INSERT INTO deliveries (subscriber, issue_date, status, attempts, updated_at, "
+                "claimed_by, handed_over, horizon) VALUES (?, ?, ?, 1, ?, ?, 0, ?) "
+                "ON CONFLICT (subscriber, issue_date) DO UPDATE SET status = excluded.status, "
+                "attempts = attempts + 1, updated_at = excluded.updated_at, "
+                "claimed_by = excluded.claimed_by, handed_over = 0, horizon = excluded.horizon",
+                (*key, DeliveryStatus.SENDING.value, _now(), claimant, horizon),
+            )
+            return True
+
+    def handing_over(self, subscriber: str, day: date) -> None:
+        """Note that the message data is about to reach the server: from here on, a cut-off
+        attempt may have been delivered. Only a `sending` row changes."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE deliveries SET handed_over = 1, updated_at = ? "
+                "WHERE subscriber = ? AND issue_date = ? AND status = ?",
+                (_now(), subscriber, day.isoformat(), DeliveryStatus.SENDING.value),
+            )
+
+    def finish(
+        self,
+        subscriber: str,
+        day: date,
+        status: DeliveryStatus,
+        *,
+        message_id: str | None,
+        detail: str,
+        paper_ids: Sequence[str],
+    ) -> None:
+        """Record the server's answer; papers count as delivered only with `sent`."""
+        outcome, key = DeliveryStatus(status), (subscriber, day.isoformat())
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE deliveries SET status = ?, message_id = ?, last_error = ?, paper_ids = ?, "
+                "updated_at = ?, claimed_by = NULL WHERE subscriber = ? AND issue_date = ?",
+                (outcome.value, message_id, detail, json.dumps(list(paper_ids)), _now(), *key),
+            )
+            if outcome is DeliveryStatus.SENT:
+                _insert_delivered(db, subscriber, day, paper_ids)
+
+    def mark_delivered(self, subscriber: str, day: date, paper_ids: Iterable[str]) -> None:
+        """Record that these papers reached `subscriber` (call only after the server's 250)."""
+        with self.transaction() as db:
+            _insert_delivered(db, subscriber, day, paper_ids)
+
+    def delivery(self, subscriber: str, day: date) -> DeliveryRecord | None:
+        row = self._read_one(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE subscriber = ? AND issue_date = ?",
+            (subscriber, day.isoformat()),
+        )
+        return DeliveryRecord.of(row) if row else None
+
+    def deliveries(self, day: date | None = None) -> list[DeliveryRecord]:
+        query = f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"
+        rows = (
+            self._read(query + " WHERE issue_date = ? ORDER BY subscriber", (day.isoformat(),))
+            if day
+            else self._read(query + " ORDER BY issue_date DESC, subscriber")
+        )
+        return [DeliveryRecord.of(row) for row in rows]
+
+    def last_issue(self, subscriber: str, before: date) -> LastIssue | None:
+        """`subscriber`'s latest issue before `before` that (may have) reached them."""
+        marks = ",".join("?" * len(_REACHED))
+        row = self._read_one(
+            "SELECT issue_date, horizon FROM deliveries WHERE subscriber = ? AND issue_date < ? "
+            f"AND status IN ({marks}) ORDER BY issue_date DESC LIMIT 1",
+            (subscriber, before.isoformat(), *(status.value for status in _REACHED)),
+        )
+        return LastIssue(date.fromisoformat(row[0]), row[1]) if row else None
+
+    def delivery_counts(self, day: date) -> dict[str, int]:
+        rows = self._read(
+            "SELECT status, COUNT(*) FROM deliveries WHERE issue_date = ? GROUP BY status",
+            (day.isoformat(),),
+        )
+        return {status: count for status, count in rows}
+
+    def delivered_among(
+        self, subscribers: Sequence[str], paper_ids: Iterable[str]
+    ) -> dict[str, set[str]]:
+        """Which of `paper_ids` reached each of `subscribers` (their keys as given)."""
+        wanted = set(subscribers)
+        rows = self._read_among(
+            "SELECT subscriber, paper_id FROM delivered_papers WHERE paper_id IN ({marks})",
+            sorted(set(paper_ids)),
+        )
+        found: dict[str, set[str]] = {}
+        for subscriber, paper_id in rows:
+            if subscriber in wanted:
+                found.setdefault(subscriber, set()).add(paper_id)
+        return found
+
+    def delivered_paper_ids(self, subscriber: str) -> set[str]:
+        rows = self._read(
+            "SELECT paper_id FROM delivered_papers WHERE subscriber = ?", (subscriber,)
+        )
+        return {paper_id for (paper_id,) in rows}
+
+    def first_alert(self, key: str) -> bool:
+        """Record the alert `key`; True only the first time (so each problem is told once)."""
+        with self.transaction() as db:
+            sql = "INSERT OR IGNORE INTO alerts (key, sent_at) VALUES (?, ?)"
+            return db.execute(sql, (key, _now())).rowcount == 1
+
+
+def claimant() -> str:
+    """Who is sending: host, process id and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _settled_status(db: sqlite3.Connection, key: tuple[str, str]) -> DeliveryStatus | None:
+    """The status of the row at `key` (None: no row), once a `sending` row whose sender is gone
+    is settled: `in_doubt` (stored) if its data was handed over, else as good as `deferred`."""
+    row = db.execute(
+        "SELECT status, claimed_by, updated_at, handed_over FROM deliveries "
+        "WHERE subscriber = ? AND issue_date = ?",
+        key,
+    ).fetchone()
+    if row is None:
+        return None
+    status, claimed_by, updated_at, handed_over = row
+    if status != DeliveryStatus.SENDING or not _abandoned(claimed_by, updated_at):
+        return DeliveryStatus(status)
+    if not handed_over:
+        log.warning("%s, %s: cut off before the message was sent; sending", *key)
+        return DeliveryStatus.DEFERRED  # nothing can have arrived
+    log.warning("%s, %s: cut off after the message was sent; in doubt", *key)
+    db.execute(
+        "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ? "
+        "WHERE subscriber = ? AND issue_date = ?",
+        (DeliveryStatus.IN_DOUBT.value, CUT_OFF, _now(), *key),
+    )
+    return DeliveryStatus.IN_DOUBT
+
+
+def _takeable(status: DeliveryStatus | None, *, resend_in_doubt: bool) -> bool:
+    """Whether a claim may send an issue in `status` (None: never tried)."""
+    if status is None or status is DeliveryStatus.DEFERRED:
+        return True
+    return resend_in_doubt and status is DeliveryStatus.IN_DOUBT
+
+
+def _abandoned(claimed_by: str | None, updated_at: str) -> bool:
+    """A 'sending' row whose process is gone (same host) or whose lease ran out."""
+    age = (datetime.now(UTC) - datetime.fromisoformat(updated_at)).total_seconds()
+    if age > CLAIM_LEASE_SECONDS or not claimed_by:
+        return True
+    host, _, rest = claimed_by.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _insert_delivered(
+    db: sqlite3.Connection, subscriber: str, day: date, paper_ids: Iterable[str]
+) -> None:
+    db.executemany(
+        "INSERT OR IGNORE INTO delivered_papers (subscriber, paper_id, issue_date) "
+        "VALUES (?, ?, ?)",
+        [(subscriber, paper_id, day.isoformat()) for paper_id in paper_ids],
+    )
