@@ -21,7 +21,8 @@ from synthetic import papers
 
 from newsletter.mail import Headers, build
 from newsletter.models import Profile, SelectedPaper, Selection
-from newsletter.render import IssueRenderer, Newsletter, RenderedIssue
+from newsletter.render.issue import RenderedIssue
+from newsletter.render.renderer import IssueRenderer, Newsletter
 
 DAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 7, tzinfo=UTC)

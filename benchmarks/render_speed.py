@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import papers
 
 from newsletter.models import Profile, SelectedPaper, Selection
-from newsletter.render import IssueRenderer, Newsletter
+from newsletter.render.renderer import IssueRenderer, Newsletter
 
 REASONS = ('keyword "mixture of experts" in title', "matches your description (0.31)")
 

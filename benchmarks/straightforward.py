@@ -25,7 +25,8 @@ from types import TracebackType
 from newsletter import mail, unsubscribe
 from newsletter.config import Config
 from newsletter.models import Selection
-from newsletter.render import IssueRenderer, Layout, RenderedIssue, renderer_for
+from newsletter.render.issue import Layout, RenderedIssue
+from newsletter.render.renderer import IssueRenderer, renderer_for
 
 if not callable(getattr(IssueRenderer, "_fit", None)):
     raise ImportError("IssueRenderer._fit is gone: update OnePieceRenderer to the new API")

@@ -1,4 +1,7 @@
-"""Turn pydantic's validation errors into `Problem`s that name the file, line and key."""
+"""Turn pydantic's validation errors into `Problem`s that name the file, line and key.
+
+The root model is passed in (`problems_from(exc, document, Config)`), so this module never
+imports the config it explains."""
 
 from __future__ import annotations
 
@@ -14,12 +17,13 @@ from newsletter.yamlfile import YamlDocument
 _HIDDEN_FIELDS = {"path", "password"}
 
 
-def problems_from(exc: ValidationError, document: YamlDocument) -> list[Problem]:
-    from newsletter.config import Config
-
+def problems_from(
+    exc: ValidationError, document: YamlDocument, model: type[BaseModel]
+) -> list[Problem]:
+    """Every error of validating `document` as `model`, located in the file."""
     problems = []
     for error in exc.errors(include_url=False):
-        loc, parent = _walk(tuple(error["loc"]), Config)
+        loc, parent = _walk(tuple(error["loc"]), model)
         problems.append(_problem(error, loc, parent, document))
     return problems
 

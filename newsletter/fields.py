@@ -42,7 +42,7 @@ def check_email(value: str) -> str:
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ValueError(f"not a valid email address: {exc}") from None
+        raise ValueError(f"not a valid email address: {exc}") from exc
 
 
 def check_mailbox(value: str) -> str:
@@ -62,11 +62,11 @@ def check_timezone(value: str) -> str:
     """An IANA time zone name such as `Europe/Warsaw`."""
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(
             f"unknown time zone {value!r}{did_you_mean(value, _zone_names())}; "
             "use an IANA name such as 'Europe/Warsaw' or 'UTC'"
-        ) from None
+        ) from exc
     return value
 
 

@@ -20,8 +20,10 @@ from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 
+from newsletter.addresses import reader_key
 from newsletter.errors import DeliveryError
-from newsletter.render import RenderedIssue, one_line
+from newsletter.render.issue import RenderedIssue
+from newsletter.render.text import one_line
 
 DKIM_HEADERS = (
     b"from", b"to", b"subject", b"date", b"message-id", b"list-unsubscribe",
@@ -69,7 +71,7 @@ def domain_of(sender: str) -> str:
 
 def message_id(email: str, day: date, sender: str) -> str:
     """Deterministic per reader and issue date, so a resend is recognisable as the same issue."""
-    digest = hashlib.sha256(f"{email.lower()}|{day.isoformat()}".encode()).hexdigest()[:20]
+    digest = hashlib.sha256(f"{reader_key(email)}|{day.isoformat()}".encode()).hexdigest()[:20]
     return f"<{day:%Y%m%d}.{digest}@{domain_of(sender)}>"
 
 
@@ -190,7 +192,7 @@ class DkimKey:
         try:
             return cls(selector, domain, path.read_bytes())
         except OSError as exc:
-            raise DeliveryError(f"DKIM key {path}: {exc.strerror}") from None
+            raise DeliveryError(f"DKIM key {path}: {exc.strerror}") from exc
 
     def sign(self, data: bytes) -> bytes:
         import dkim
@@ -211,5 +213,5 @@ class DkimKey:
                 linesep=b"\r\n",
             )
         except dkim.DKIMException as exc:
-            raise DeliveryError(f"DKIM signing failed: {exc}") from None
+            raise DeliveryError(f"DKIM signing failed: {exc}") from exc
         return signature + data

@@ -13,13 +13,15 @@ import os
 from email.utils import parseaddr
 from urllib.parse import quote
 
+from newsletter.addresses import reader_key
+
 SECRET_ENV = "NEWSLETTER_UNSUBSCRIBE_SECRET"
 
 
 def token(email: str, secret: str) -> str:
     """24 hex characters derived from the address and the secret."""
     key = hashlib.sha256(secret.encode()).digest()
-    return hashlib.blake2b(email.strip().lower().encode(), key=key, digest_size=12).hexdigest()
+    return hashlib.blake2b(reader_key(email).encode(), key=key, digest_size=12).hexdigest()
 
 
 def mailto(sender: str, email: str | None = None, secret: str | None = None) -> str:

@@ -51,8 +51,8 @@ def load_yaml(path: Path) -> YamlDocument:
     """Parse `path`; syntax errors and duplicate keys become a `ConfigError` naming the line."""
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(str(path), None, "", "file not found")]) from None
+    except FileNotFoundError as exc:
+        raise ConfigError([Problem(str(path), None, "", "file not found")]) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(str(path), None, "", f"cannot read file: {exc}")]) from exc
     loader = _Loader(text)

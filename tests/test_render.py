@@ -14,17 +14,9 @@ from markupsafe import escape
 
 from newsletter.errors import RenderError
 from newsletter.models import Links, Paper, PaperExtras, Profile, SelectedPaper, Selection
-from newsletter.render import (
-    HTML_BUDGET,
-    IssueRenderer,
-    Newsletter,
-    environment,
-    links_in,
-    one_line,
-    short_authors,
-    subject,
-    summary,
-)
+from newsletter.render.renderer import HTML_BUDGET, IssueRenderer, Newsletter, environment
+from newsletter.render.text import one_line, short_authors, subject, summary
+from tests.rendering import links_in
 
 DAY = date(2026, 7, 27)
 HOSTILE_TITLES = [

@@ -285,7 +285,7 @@ def test_wrap_gives_the_lines_textwrap_gives(
 ) -> None:
     import textwrap
 
-    from newsletter.render import one_line, wrap
+    from newsletter.render.text import one_line, wrap
 
     expected = textwrap.fill(
         one_line(text), width=width, initial_indent=indent if first is None else first,

@@ -1,27 +1,25 @@
-"""The contract every delivery backend keeps."""
+"""The contract every delivery backend keeps.
+
+A backend is opened once, sends many messages and is closed; used as a context manager it is
+closed however the block ends, also when `open` itself fails. `send` answers with a `Result`
+whose outcome is one of the delivery ledger's final or retryable states (`DeliveryStatus`):
+SENT, DEFERRED, FAILED or IN_DOUBT, never SENDING.
+"""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
-from newsletter.mail import Message
+from newsletter.status import DeliveryStatus
 
 if TYPE_CHECKING:
     from newsletter.config import Config
+    from newsletter.mail import Message
 
-BACKENDS = ("smtp", "file", "console", "memory")
-
-
-class Outcome(enum.Enum):
-    SENT = "sent"  # the server answered 250 to the data (or the file is written)
-    DEFERRED = "deferred"  # temporary: try again on the next run
-    FAILED = "failed"  # permanent: the server refused this recipient or message
-    IN_DOUBT = "in_doubt"  # the connection broke after the data, before the reply
-
+Outcome = DeliveryStatus  # the name callers of the delivery stage know the answers by
 
 Handover = Callable[[], None]
 
@@ -32,8 +30,12 @@ def nothing() -> None:
 
 @dataclass(frozen=True)
 class Result:
-    outcome: Outcome
+    outcome: DeliveryStatus
     detail: str = ""  # the server's reply, or what went wrong
+
+    def __post_init__(self) -> None:
+        if self.outcome is DeliveryStatus.SENDING:
+            raise ValueError("a backend answers sent, deferred, failed or in_doubt, not sending")
 
 
 class Backend:
@@ -41,19 +43,28 @@ class Backend:
 
     name = "base"
 
+    @classmethod
+    def from_config(cls, config: Config) -> Self:
+        """The backend as the config sets it up; DeliveryError when the config cannot."""
+        raise NotImplementedError
+
     def open(self) -> None:
         """Connect; may raise DeliveryError when the backend cannot work at all."""
 
     def close(self) -> None:
-        """Disconnect; never raises."""
+        """Disconnect; never raises, also when never opened or already closed."""
 
     def send(self, message: Message, handing_over: Handover = nothing) -> Result:
-        """Deliver one message. `handing_over` is called just before the data leaves (the
+        """Deliver one message. `handing_over` is called once, just before the data leaves (the
         caller records that a crash from then on leaves the message in doubt)."""
         raise NotImplementedError
 
-    def __enter__(self) -> Backend:
-        self.open()
+    def __enter__(self) -> Self:
+        try:
+            self.open()
+        except BaseException:
+            self.close()  # a half-open connection is not left behind
+            raise
         return self
 
     def __exit__(
@@ -63,28 +74,3 @@ class Backend:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def backend_for(config: Config, name: str | None = None) -> Backend:
-    """The backend `name`, or the config's: smtp when an smtp block exists, else file."""
-    chosen = name or ("smtp" if config.newsletter.smtp else "file")
-    if chosen == "smtp":
-        from newsletter.delivery.smtp import SmtpBackend
-        from newsletter.errors import DeliveryError
-
-        if config.newsletter.smtp is None:
-            raise DeliveryError(f"{config.path}: the smtp backend needs a newsletter.smtp block")
-        return SmtpBackend(config.newsletter.smtp)
-    if chosen == "file":
-        from newsletter.delivery.file import MaildirBackend
-
-        return MaildirBackend(config.base_dir / "outbox")
-    if chosen == "console":
-        from newsletter.delivery.console import ConsoleBackend
-
-        return ConsoleBackend()
-    if chosen == "memory":
-        from newsletter.delivery.memory import MemoryBackend
-
-        return MemoryBackend()
-    raise ValueError(f"unknown backend {chosen!r}; one of {', '.join(BACKENDS)}")

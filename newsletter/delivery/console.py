@@ -1,19 +1,31 @@
-"""Messages printed to standard output, for a look at the raw bytes."""
+"""Messages printed to a text stream (standard output by default), for a look at the raw bytes."""
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Self, TextIO
 
 from newsletter.delivery.base import Backend, Handover, Outcome, Result, nothing
-from newsletter.mail import Message
+
+if TYPE_CHECKING:
+    from newsletter.config import Config
+    from newsletter.mail import Message
 
 
 class ConsoleBackend(Backend):
     name = "console"
 
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream  # None: whatever sys.stdout is when a message is sent
+
+    @classmethod
+    def from_config(cls, config: Config) -> Self:
+        return cls()
+
     def send(self, message: Message, handing_over: Handover = nothing) -> Result:
+        stream = self.stream if self.stream is not None else sys.stdout
         handing_over()
-        sys.stdout.write(message.data.decode("ascii").replace("\r\n", "\n"))
-        sys.stdout.write("\n")
-        sys.stdout.flush()
+        stream.write(message.data.decode("ascii").replace("\r\n", "\n"))
+        stream.write("\n")
+        stream.flush()
         return Result(Outcome.SENT, "printed")

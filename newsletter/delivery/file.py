@@ -6,10 +6,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Self
 
 from newsletter.delivery.base import Backend, Handover, Outcome, Result, nothing
 from newsletter.errors import DeliveryError
-from newsletter.mail import Message
+
+if TYPE_CHECKING:
+    from newsletter.config import Config
+    from newsletter.mail import Message
 
 
 class MaildirBackend(Backend):
@@ -18,12 +22,16 @@ class MaildirBackend(Backend):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
+    @classmethod
+    def from_config(cls, config: Config) -> Self:
+        return cls(config.base_dir / "outbox")
+
     def open(self) -> None:
         try:
             for sub in ("tmp", "new", "cur"):
                 (self.folder / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DeliveryError(f"outbox {self.folder}: {exc.strerror}") from None
+            raise DeliveryError(f"outbox {self.folder}: {exc.strerror}") from exc
 
     def send(self, message: Message, handing_over: Handover = nothing) -> Result:
         stem = re.sub(r"[^A-Za-z0-9.@-]+", "_", message.envelope.message_id.strip("<>"))

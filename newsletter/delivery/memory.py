@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Self
+
 from newsletter.delivery.base import Backend, Handover, Outcome, Result, nothing
-from newsletter.mail import Message
+
+if TYPE_CHECKING:
+    from newsletter.config import Config
+    from newsletter.mail import Message
 
 
 class MemoryBackend(Backend):
@@ -11,6 +16,10 @@ class MemoryBackend(Backend):
 
     def __init__(self) -> None:
         self.sent: list[Message] = []
+
+    @classmethod
+    def from_config(cls, config: Config) -> Self:
+        return cls()
 
     def send(self, message: Message, handing_over: Handover = nothing) -> Result:
         handing_over()

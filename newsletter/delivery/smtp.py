@@ -23,11 +23,14 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Self
 
-from newsletter.config import SmtpConfig
 from newsletter.delivery.base import Backend, Handover, Outcome, Result, nothing
 from newsletter.errors import DeliveryError
-from newsletter.mail import Message
+
+if TYPE_CHECKING:
+    from newsletter.config import Config, SmtpConfig
+    from newsletter.mail import Message
 
 log = logging.getLogger(__name__)
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -60,6 +63,12 @@ class SmtpBackend(Backend):
         self.context = context or ssl.create_default_context()
         self._connection: smtplib.SMTP | None = None
         self._temporary_in_a_row = 0
+
+    @classmethod
+    def from_config(cls, config: Config) -> Self:
+        if config.newsletter.smtp is None:
+            raise DeliveryError(f"{config.path}: the smtp backend needs a newsletter.smtp block")
+        return cls(config.newsletter.smtp)
 
     # -- connection
 
@@ -96,11 +105,11 @@ class SmtpBackend(Backend):
         except DeliveryError:
             raise
         except ssl.SSLError as exc:
-            raise DeliveryError(f"SMTP server {where}: TLS failed: {exc.reason}") from None
+            raise DeliveryError(f"SMTP server {where}: TLS failed: {exc.reason}") from exc
         except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(f"SMTP server {where} refused the login: {_reply(exc)}") from None
+            raise DeliveryError(f"SMTP server {where} refused the login: {_reply(exc)}") from exc
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"SMTP server {where}: {_describe(exc)}") from None
+            raise DeliveryError(f"SMTP server {where}: {_describe(exc)}") from exc
         self._connection = connection
         return connection
 
@@ -183,7 +192,7 @@ class SmtpBackend(Backend):
         try:
             return connection.getreply()
         except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
-            raise _InDoubtError(_describe(exc)) from None
+            raise _InDoubtError(_describe(exc)) from exc
 
     def _refused(
         self, connection: smtplib.SMTP, code: int, reply: bytes, stage: str, *, rcpt: bool = False

@@ -50,9 +50,9 @@ def _load_list(data: bytes, source: str) -> list[Any]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FeedParseError(source, f"not JSON: {exc.msg} at line {exc.lineno}") from None
-    except RecursionError:
-        raise FeedParseError(source, "not usable JSON: nested too deeply") from None
+        raise FeedParseError(source, f"not JSON: {exc.msg} at line {exc.lineno}") from exc
+    except RecursionError as exc:
+        raise FeedParseError(source, "not usable JSON: nested too deeply") from exc
     if isinstance(document, Mapping) and "error" in document:
         message = clean_text(str(document["error"]), max_chars=200)
         raise FeedParseError(source, f"Hugging Face API error: {message}")

@@ -1,4 +1,4 @@
-"""Turning a Selection into what a reader sees: subject, preheader, HTML and plain text.
+"""Jinja and MJML: every reader's issue of a day, its cards rendered once and shared.
 
 Jinja renders `issue.mjml.j2` into MJML, mjml-python compiles it to HTML; `issue.txt.j2` is the
 plain-text part. A user's `templates/` folder (next to the config, or `newsletter.templates:`)
@@ -9,7 +9,7 @@ and shared by every reader who gets it. Per reader, the issue is rendered with a
 element where each card goes, compiled, and the cards are joined in. MJML passes the HTML inside
 `mj-text` through, only re-serialised, so each card is re-serialised the same way once (see
 `_Normaliser`) and the joined issue is byte for byte what rendering the whole issue in one piece
-gives (`IssueRenderer.render_direct`, which the tests compare against).
+gives (`IssueRenderer.render_direct`, which the tests and the benchmarks compare against).
 
 Feed text is untrusted: autoescape is on for every template but the `.txt.j2` ones, nothing from
 a feed is marked safe, and only http(s) links reach a template.
@@ -17,30 +17,30 @@ a feed is marked safe, and only http(s) links reach a template.
 
 from __future__ import annotations
 
-import functools
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from email.utils import parseaddr
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
 
-from newsletter.config import Config
+from newsletter import unsubscribe
 from newsletter.errors import RenderError
-from newsletter.models import Paper, Profile, SelectedPaper, Selection
 from newsletter.paths import builtin_templates
+from newsletter.render.issue import Layout, RenderedIssue
+from newsletter.render.text import long_date, one_line, preheader, subject, wrap
+from newsletter.render.views import CardSlot, PaperView, interests_summary
 
-SUBJECT_MAX = 140  # characters; mail clients show far fewer, headers stay short and unfolded
-PREHEADER_MAX = 150
+if TYPE_CHECKING:
+    from newsletter.config import Config
+    from newsletter.models import Paper, Selection
+
 HTML_BUDGET = 95_000  # bytes of decoded HTML; Gmail clips a message at ~102 KB
-TEXT_WIDTH = 78
-SUMMARY_MAX = 420  # characters of abstract shown on a card
-SUMMARY_SENTENCES = 3
-AUTHORS_SHOWN = 3
 TEMPLATE_NAMES = (
     "issue.mjml.j2",
     "issue.txt.j2",
@@ -48,210 +48,6 @@ TEMPLATE_NAMES = (
     "card.txt.j2",
     "compact.html.j2",
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[$\"'“])")
-_LINK_LABELS = (
-    ("abstract", "Abstract"),
-    ("pdf", "PDF"),
-    ("code", "Code"),
-    ("huggingface", "Hugging Face"),
-    ("project", "Project page"),
-    ("doi", "DOI"),
-)
-
-
-# ---------------------------------------------------------------------------- plain helpers
-
-
-def one_line(text: str) -> str:
-    """Text safe for a header or a single line: no control or separator characters."""
-    return " ".join(_CONTROL.sub(" ", text).split())
-
-
-def shorten(text: str, limit: int) -> str:
-    """Cut on a word boundary with an ellipsis when longer than `limit` characters."""
-    if len(text) <= limit:
-        return text
-    cut = text[: max(limit - 1, 1)]
-    if " " in cut[limit // 2 :]:
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:.-") + "…"
-
-
-def subject(title: str, day: date, papers: Sequence[SelectedPaper]) -> str:
-    """`<title> - <date>: <top paper title> and N more`, one line, at most SUBJECT_MAX chars."""
-    head = f"{one_line(title)} - {day.isoformat()}"
-    if not papers:
-        return shorten(f"{head}: no new papers matched your interests", SUBJECT_MAX)
-    more = len(papers) - 1
-    tail = f" and {more} more" if more else ""
-    room = max(SUBJECT_MAX - len(head) - 2 - len(tail), 20)
-    return f"{head}: {shorten(one_line(papers[0].paper.title), room)}{tail}"
-
-
-def preheader(papers: Sequence[SelectedPaper]) -> str:
-    """The hidden preview line under the subject: the top papers' titles."""
-    if not papers:
-        return "No new paper matched your interests today."
-    titles = " · ".join(one_line(p.paper.title) for p in papers[:3])
-    return shorten(f"Today: {titles}", PREHEADER_MAX)
-
-
-def long_date(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
-
-def short_authors(authors: Sequence[str]) -> str:
-    """`A, B, C … Z (12 authors)` for long lists; every name for short ones."""
-    names = [one_line(a) for a in authors if a.strip()]
-    if len(names) <= AUTHORS_SHOWN + 1:
-        return ", ".join(names)
-    return f"{', '.join(names[:AUTHORS_SHOWN])} … {names[-1]} ({len(names)} authors)"
-
-
-def summary(text: str, limit: int = SUMMARY_MAX) -> str:
-    """The first two or three sentences, cut on a sentence boundary within `limit` characters."""
-    text = one_line(text)
-    kept = ""
-    for sentence in _SENTENCE_END.split(text)[:SUMMARY_SENTENCES]:
-        candidate = f"{kept} {sentence}".strip()
-        if len(candidate) > limit:
-            break
-        kept = candidate
-    return kept or shorten(text, limit)
-
-
-def wrap(text: str, indent: str = "   ", first: str | None = None, width: int = TEXT_WIDTH) -> str:
-    """Wrap at `width` columns; URLs and long words are never broken.
-
-    The same lines as `textwrap.fill(..., break_long_words=False, break_on_hyphens=False)`
-    (a property test holds it to that), but a regular expression does the greedy filling:
-    every reader's text part wraps its reasons, and textwrap was a third of rendering.
-    """
-    words = one_line(str(text))
-    if not words:
-        return ""
-    prefix = indent if first is None else first
-    if len(prefix) + len(words) <= width:
-        return prefix + words
-    room_first, room = width - len(prefix), width - len(indent)
-    if min(room_first, room) < 1 or max(map(len, words.split(" "))) > min(room_first, room):
-        return _wrap_words(words.split(" "), prefix, indent, width)
-    head = _filler(room_first).match(words)
-    assert head is not None  # every word fits in the room
-    rest = _filler(room).findall(words, head.end())
-    return "\n".join([prefix + head.group(1), *(indent + line for line in rest)])
-
-
-@functools.lru_cache(maxsize=64)
-def _filler(room: int) -> re.Pattern[str]:
-    """The longest run of at most `room` characters that ends at a space or the end."""
-    return re.compile(rf"(.{{1,{room}}})(?: |$)")
-
-
-def _wrap_words(words: list[str], prefix: str, indent: str, width: int) -> str:
-    """Greedy filling word by word, for lines with a word longer than the room."""
-    lines: list[str] = []
-    line: list[str] = []
-    used = 0
-    for word in words:
-        if line and used + 1 + len(word) > width - len(prefix):
-            lines.append(prefix + " ".join(line))
-            prefix, line, used = indent, [word], len(word)
-        else:
-            used += len(word) + (1 if line else 0)
-            line.append(word)
-    if line:
-        lines.append(prefix + " ".join(line))
-    return "\n".join(lines)
-
-
-def safe_url(url: str | None) -> str | None:
-    """Only absolute http(s) URLs without spaces or control characters reach a template."""
-    if not url:
-        return None
-    url = url.strip()
-    if not re.match(r"^https?://[^\s/]", url, re.IGNORECASE) or _CONTROL.search(url):
-        return None
-    return url
-
-
-# ---------------------------------------------------------------------------- view models
-
-
-@dataclass(frozen=True)
-class LinkView:
-    label: str
-    url: str
-
-
-@dataclass(frozen=True)
-class PaperView:
-    """What a card shows of a paper: plain text and checked URLs, ready for a template."""
-
-    id: str
-    title: str
-    url: str | None
-    authors: str
-    categories: tuple[str, ...]
-    summary: str
-    summary_is_ai: bool
-    links: tuple[LinkView, ...]
-    upvotes: int | None
-    updated: bool
-
-    @property
-    def primary(self) -> str | None:
-        return self.categories[0] if self.categories else None
-
-    @property
-    def others(self) -> tuple[str, ...]:
-        return self.categories[1:]
-
-    @classmethod
-    def of(cls, paper: Paper) -> PaperView:
-        links: list[LinkView] = []
-        for key, label in _LINK_LABELS:
-            url = safe_url(getattr(paper.links, key))
-            if url and all(link.url != url for link in links):
-                links.append(LinkView(label, url))
-        ai = paper.extras.ai_summary
-        return cls(
-            id=paper.id,
-            title=one_line(paper.title),
-            url=safe_url(paper.links.abstract) or (links[0].url if links else None),
-            authors=short_authors(paper.authors),
-            categories=tuple(one_line(c) for c in paper.categories),
-            summary=summary(ai or paper.abstract),
-            summary_is_ai=bool(ai),
-            links=tuple(links),
-            upvotes=paper.extras.upvotes or None,
-            updated=paper.is_updated,
-        )
-
-
-@dataclass(frozen=True)
-class CardSlot:
-    """A card as the issue template sees it: the paper's HTML and this reader's reasons."""
-
-    html: Markup
-    reasons: tuple[str, ...]
-    text: str = ""
-
-
-def interests_summary(profile: Profile) -> list[str]:
-    """`keywords: a, b`, `authors: ...`: what the footer reminds the reader they asked for."""
-    parts = [
-        ("keywords", profile.keywords),
-        ("authors", profile.authors),
-        ("categories", profile.categories),
-        ("liked papers", profile.liked),
-    ]
-    lines = [f"{label}: {shorten(', '.join(values), 120)}" for label, values in parts if values]
-    if profile.description:
-        lines.append(f"description: “{shorten(one_line(profile.description), 80)}”")
-    return lines
-
 
 # ---------------------------------------------------------------------------- environment
 
@@ -286,11 +82,11 @@ def _printable(value: Any) -> Any:
 def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
     try:
         return env.get_template(name)
-    except jinja2.TemplateNotFound:
+    except jinja2.TemplateNotFound as exc:
         searched = ", ".join(env.globals.get("search_path", [])) or "nowhere"  # type: ignore[arg-type]
-        raise RenderError(f"template {name} not found; searched: {searched}") from None
+        raise RenderError(f"template {name} not found; searched: {searched}") from exc
     except jinja2.TemplateSyntaxError as error:
-        raise RenderError(f"{error.filename or name}:{error.lineno}: {error.message}") from None
+        raise RenderError(f"{error.filename or name}:{error.lineno}: {error.message}") from error
 
 
 def compile_mjml(source: str) -> str:
@@ -340,12 +136,12 @@ class Newsletter:
 
 
 @dataclass(frozen=True)
-class Layout:
-    """How many papers get a full card, how many a line in the compact list, how many neither."""
+class Card:
+    """A paper rendered once a day: its card HTML, its text block, its compact-list line."""
 
-    full: int
-    compact: int
-    hidden: int
+    html: str
+    text: str
+    compact: str
 
 
 @dataclass
@@ -356,7 +152,7 @@ class IssueRenderer:
     env: jinja2.Environment = field(default_factory=environment)
     budget: int = HTML_BUDGET
     _views: dict[str, PaperView] = field(default_factory=dict)
-    _cards: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # html, text, compact
+    _cards: dict[str, Card] = field(default_factory=dict)
     _normalise: _Normaliser = field(default_factory=_Normaliser)
     _token: str = field(default_factory=lambda: secrets.token_hex(6))
 
@@ -374,14 +170,14 @@ class IssueRenderer:
             self._views[paper.id] = PaperView.of(paper)
         return self._views[paper.id]
 
-    def card(self, paper: Paper) -> tuple[str, str, str]:
+    def card(self, paper: Paper) -> Card:
         """The paper's card HTML (as MJML will write it), text block and compact-list line."""
         if paper.id not in self._cards:
             view = self.view(paper)
             html = self._card_html.render(paper=view).strip()
             compact = self._compact.render(paper=view).strip()
             text = self._card_text.render(paper=view).strip("\n")
-            self._cards[paper.id] = (html, text, compact)
+            self._cards[paper.id] = Card(html, text, compact)
         return self._cards[paper.id]
 
     # -- per reader
@@ -400,7 +196,10 @@ class IssueRenderer:
         )
 
     def render_direct(self, selection: Selection, email: str, name: str | None) -> RenderedIssue:
-        """The same issue rendered in one piece, cards in place: the reference for `render`."""
+        """The same issue rendered in one piece, cards in place.
+
+        The reference design: the tests (byte for byte) and the benchmarks (for speed) compare
+        `render`, which joins shared cards into a compiled skeleton, against it."""
         layout, _ = self._fit(selection, email, name)
         papers = selection.papers
         cards = [
@@ -456,9 +255,9 @@ class IssueRenderer:
         html = compile_mjml(source)
         pieces: dict[str, str] = {}
         for slot, picked in zip(slots, papers, strict=False):
-            pieces[slot] = self._normalise(self.card(picked.paper)[0])
+            pieces[slot] = self._normalise(self.card(picked.paper).html)
         for item, picked in zip(items, papers[layout.full :], strict=False):
-            pieces[item] = self._normalise(self.card(picked.paper)[2])
+            pieces[item] = self._normalise(self.card(picked.paper).compact)
         if not pieces:
             return html
         pattern = re.compile("|".join(re.escape(key) for key in pieces))
@@ -488,7 +287,7 @@ class IssueRenderer:
     ) -> str:
         papers = selection.papers
         cards = [
-            CardSlot(Markup(""), p.reasons, self.card(p.paper)[1]) for p in papers[: layout.full]
+            CardSlot(Markup(""), p.reasons, self.card(p.paper).text) for p in papers[: layout.full]
         ]
         compact = [self.view(p.paper) for p in papers[layout.full : layout.full + layout.compact]]
         text = self._text.render(
@@ -520,35 +319,8 @@ def _tidy_text(text: str) -> str:
     return "\n".join(tidy).strip("\n") + "\n"
 
 
-@dataclass(frozen=True)
-class RenderedIssue:
-    """One reader's issue, ready to be put in a message."""
-
-    subject: str
-    preheader: str
-    html: str
-    text: str
-    layout: Layout
-
-    @property
-    def html_bytes(self) -> int:
-        return len(self.html.encode())
-
-
-def links_in(html: str) -> list[str]:
-    """Every href of an HTML document, in order (used to check the text part carries them)."""
-    import html as html_module
-
-    return [html_module.unescape(m) for m in re.findall(r'href="([^"]*)"', html)]
-
-
 def renderer_for(config: Config) -> IssueRenderer:
     """The renderer of a config: its templates folder first, its title, sender, unsubscribe."""
-    from email.utils import parseaddr
-    from functools import partial
-
-    from newsletter import unsubscribe
-
     settings = config.newsletter
     folder = config.templates_dir
     if settings.templates is not None and not folder.is_dir():

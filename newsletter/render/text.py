@@ -1,0 +1,138 @@
+"""Plain-text helpers for headers, cards and the text part: standard library only.
+
+Feed text is untrusted: `one_line` removes every control and separator character (so nothing
+can start a new header or line), and `safe_url` lets only absolute http(s) URLs through.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from newsletter.models import SelectedPaper
+
+SUBJECT_MAX = 140  # characters; mail clients show far fewer, headers stay short and unfolded
+PREHEADER_MAX = 150
+TEXT_WIDTH = 78
+SUMMARY_MAX = 420  # characters of abstract shown on a card
+SUMMARY_SENTENCES = 3
+AUTHORS_SHOWN = 3
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[$\"'“])")
+
+
+def one_line(text: str) -> str:
+    """Text safe for a header or a single line: no control or separator characters."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut on a word boundary with an ellipsis when longer than `limit` characters."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 1)]
+    if " " in cut[limit // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def subject(title: str, day: date, papers: Sequence[SelectedPaper]) -> str:
+    """`<title> - <date>: <top paper title> and N more`, one line, at most SUBJECT_MAX chars."""
+    head = f"{one_line(title)} - {day.isoformat()}"
+    if not papers:
+        return shorten(f"{head}: no new papers matched your interests", SUBJECT_MAX)
+    more = len(papers) - 1
+    tail = f" and {more} more" if more else ""
+    room = max(SUBJECT_MAX - len(head) - 2 - len(tail), 20)
+    return f"{head}: {shorten(one_line(papers[0].paper.title), room)}{tail}"
+
+
+def preheader(papers: Sequence[SelectedPaper]) -> str:
+    """The hidden preview line under the subject: the top papers' titles."""
+    if not papers:
+        return "No new paper matched your interests today."
+    titles = " · ".join(one_line(p.paper.title) for p in papers[:3])
+    return shorten(f"Today: {titles}", PREHEADER_MAX)
+
+
+def long_date(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def short_authors(authors: Sequence[str]) -> str:
+    """`A, B, C … Z (12 authors)` for long lists; every name for short ones."""
+    names = [one_line(a) for a in authors if a.strip()]
+    if len(names) <= AUTHORS_SHOWN + 1:
+        return ", ".join(names)
+    return f"{', '.join(names[:AUTHORS_SHOWN])} … {names[-1]} ({len(names)} authors)"
+
+
+def summary(text: str, limit: int = SUMMARY_MAX) -> str:
+    """The first two or three sentences, cut on a sentence boundary within `limit` characters."""
+    text = one_line(text)
+    kept = ""
+    for sentence in _SENTENCE_END.split(text)[:SUMMARY_SENTENCES]:
+        candidate = f"{kept} {sentence}".strip()
+        if len(candidate) > limit:
+            break
+        kept = candidate
+    return kept or shorten(text, limit)
+
+
+def wrap(text: str, indent: str = "   ", first: str | None = None, width: int = TEXT_WIDTH) -> str:
+    """Wrap at `width` columns; URLs and long words are never broken.
+
+    The same lines as `textwrap.fill(..., break_long_words=False, break_on_hyphens=False)`
+    (a property test holds it to that), but a regular expression does the greedy filling:
+    every reader's text part wraps its reasons, and textwrap was a third of rendering.
+    """
+    words = one_line(str(text))
+    if not words:
+        return ""
+    prefix = indent if first is None else first
+    if len(prefix) + len(words) <= width:
+        return prefix + words
+    room_first, room = width - len(prefix), width - len(indent)
+    if min(room_first, room) < 1 or max(map(len, words.split(" "))) > min(room_first, room):
+        return _wrap_words(words.split(" "), prefix, indent, width)
+    head = _filler(room_first).match(words)
+    assert head is not None  # every word fits in the room
+    rest = _filler(room).findall(words, head.end())
+    return "\n".join([prefix + head.group(1), *(indent + line for line in rest)])
+
+
+@functools.lru_cache(maxsize=64)
+def _filler(room: int) -> re.Pattern[str]:
+    """The longest run of at most `room` characters that ends at a space or the end."""
+    return re.compile(rf"(.{{1,{room}}})(?: |$)")
+
+
+def _wrap_words(words: list[str], prefix: str, indent: str, width: int) -> str:
+    """Greedy filling word by word, for lines with a word longer than the room."""
+    lines: list[str] = []
+    line: list[str] = []
+    used = 0
+    for word in words:
+        if line and used + 1 + len(word) > width - len(prefix):
+            lines.append(prefix + " ".join(line))
+            prefix, line, used = indent, [word], len(word)
+        else:
+            used += len(word) + (1 if line else 0)
+            line.append(word)
+    if line:
+        lines.append(prefix + " ".join(line))
+    return "\n".join(lines)
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only absolute http(s) URLs without spaces or control characters reach a template."""
+    if not url:
+        return None
+    url = url.strip()
+    if not re.match(r"^https?://[^\s/]", url, re.IGNORECASE) or _CONTROL.search(url):
+        return None
+    return url
