@@ -58,7 +58,8 @@ from newsletter.delivery.base import Outcome
 from newsletter.delivery.smtp import SmtpBackend
 from newsletter.fetching import fetch_day
 from newsletter.models import Paper, Selection
-from newsletter.render import RenderedIssue, renderer_for
+from newsletter.render.issue import RenderedIssue
+from newsletter.render.renderer import renderer_for
 from newsletter.select import select
 from newsletter.sources.http import Fetcher, make_client
 from newsletter.store import Store
@@ -246,9 +247,9 @@ def shared_stages(data: DataSet, watch: Stopwatch) -> SharedDay:
     if report.problems or not papers:
         raise BenchmarkError(f"fetching the listing failed: {report.outcomes}")
     with watch("one-off imports"):  # scikit-learn and SciPy, imported by the first selection
-        select(papers[:2], [config.subscribers[0].profile()], data.day)
+        select(papers[:2], [config.readers[0].profile], data.day)
     with watch("selection"):
-        profiles = [subscriber.profile() for subscriber in config.subscribers]
+        profiles = [reader.profile for reader in config.readers]
         selections = select(papers, profiles, data.day)
     return SharedDay(config, papers, [s for s in selections if s.should_send])
 

@@ -4,12 +4,13 @@ preview's .eml and the sent message are built by the same code."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from newsletter import mail, unsubscribe
-from newsletter.config import Config, Subscriber
-from newsletter.models import Selection
-from newsletter.render import IssueRenderer, RenderedIssue, renderer_for
+from newsletter.config import Config
+from newsletter.models import Reader, Selection
+from newsletter.render.issue import RenderedIssue
+from newsletter.render.renderer import IssueRenderer, renderer_for
 
 
 @dataclass
@@ -20,7 +21,6 @@ class Composer:
     renderer: IssueRenderer
     headers: mail.Headers
     dkim: mail.DkimKey | None
-    people: dict[str, Subscriber]
 
     @classmethod
     def of(cls, config: Config) -> Composer:
@@ -33,30 +33,24 @@ class Composer:
                 config.base_dir / settings.dkim.private_key_path,
             )
         return cls(
-            config,
-            renderer_for(config),
-            mail.Headers.of(settings.title, settings.sender),
-            dkim,
-            {s.email: s for s in config.subscribers},
+            config, renderer_for(config), mail.Headers.of(settings.title, settings.sender), dkim
         )
 
-    def issue(self, selection: Selection) -> RenderedIssue:
-        subscriber = self.people[selection.profile.email]
-        return self.renderer.render(selection, subscriber.email, subscriber.name)
+    def render(self, reader: Reader, selection: Selection) -> RenderedIssue:
+        return self.renderer.render(selection, reader.email, reader.name)
 
     def message(
-        self, selection: Selection, issue: RenderedIssue, day: date, now: datetime
+        self, reader: Reader, selection: Selection, issue: RenderedIssue, now: datetime
     ) -> mail.Message:
-        subscriber = self.people[selection.profile.email]
         settings = self.config.newsletter
         return mail.build(
             issue,
-            to_name=subscriber.name,
-            to_email=subscriber.email,
-            day=day,
+            to_name=reader.name,
+            to_email=reader.email,
+            day=selection.day,
             headers=self.headers,
-            unsubscribe_mailto=unsubscribe.mailto(settings.sender, subscriber.email),
-            unsubscribe_https=unsubscribe.https(subscriber.email, settings.unsubscribe_url),
+            unsubscribe_mailto=unsubscribe.mailto(settings.sender, reader.email),
+            unsubscribe_https=unsubscribe.https(reader.email, settings.unsubscribe_url),
             now=now,
             dkim=self.dkim,
         )

@@ -7,22 +7,23 @@ subscriber inherits) and `subscribers:` (who gets what). Every problem is report
 
 from __future__ import annotations
 
-import hashlib
-import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from newsletter.addresses import reader_key
+from newsletter.config_errors import problems_from
 from newsletter.errors import ConfigError, Problem
 from newsletter.fields import (
     WEEKDAYS,
@@ -35,13 +36,14 @@ from newsletter.fields import (
     Text,
     TimeZoneName,
 )
-from newsletter.models import Profile
+from newsletter.models import Profile, Reader
 from newsletter.yamlfile import YamlDocument, load_yaml
 
 DEFAULT_CONFIG = Path("subscribers.yaml")
 CONFIG_ENV = "NEWSLETTER_CONFIG"
 Digest = Literal["always", "when-matches"]
 Security = Literal["starttls", "tls", "none"]
+T = TypeVar("T")
 
 
 class Strict(BaseModel):
@@ -201,22 +203,28 @@ class Subscriber(Preferences):
     name: str | None = None
     interests: Interests
 
-    def profile(self) -> Profile:
-        """What selection needs of this subscriber (call after defaults are inherited)."""
-        return self.interests.profile(
-            self.email,
+    def reader(self, defaults: NewsletterConfig) -> Reader:
+        """This subscriber with every unset preference taken from `defaults`: the one place
+        per-reader defaults are applied."""
+        return Reader(
+            key=reader_key(self.email),
+            email=self.email,
             name=self.name,
-            max_papers=self.max_papers or 15,
-            min_score=self.min_score or 0.0,
-            digest=self.digest or "when-matches",
+            profile=self.interests.profile(
+                self.email,
+                name=self.name,
+                max_papers=_either(self.max_papers, defaults.max_papers),
+                min_score=_either(self.min_score, defaults.min_score),
+                digest=_either(self.digest, defaults.digest),
+            ),
+            timezone=_either(self.timezone, defaults.timezone),
+            send_time=_either(self.send_time, defaults.send_time),
+            days=tuple(_either(self.days, defaults.days)),
         )
 
-    @property
-    def slug(self) -> str:
-        """A file-name-safe, stable and unique name for this subscriber."""
-        local = re.sub(r"[^a-z0-9]+", "-", self.email.split("@")[0].lower()).strip("-") or "reader"
-        digest = hashlib.sha1(self.email.lower().encode()).hexdigest()[:6]
-        return f"{local[:40]}-{digest}"
+
+def _either(value: T | None, default: T) -> T:
+    return default if value is None else value
 
 
 # --- the whole file --------------------------------------------------------------------------
@@ -254,14 +262,22 @@ class Config(Strict):
     subscribers: list[Subscriber] = Field(default_factory=list)
     path: Path = Field(default=DEFAULT_CONFIG, exclude=True)
 
+    _readers: list[Reader] = PrivateAttr(default_factory=list)
+    _lines: dict[str, int] = PrivateAttr(default_factory=dict)  # see `line_of`
+
     @model_validator(mode="after")
-    def _inherit_defaults(self) -> Config:
-        defaults = self.newsletter
-        for subscriber in self.subscribers:
-            for field in Preferences.model_fields:
-                if getattr(subscriber, field) is None:
-                    setattr(subscriber, field, getattr(defaults, field))
+    def _resolve_readers(self) -> Config:
+        self._readers = [s.reader(self.newsletter) for s in self.subscribers]
         return self
+
+    @property
+    def readers(self) -> list[Reader]:
+        """Every subscriber resolved: defaults inherited, address normalised, in file order."""
+        return self._readers
+
+    def line_of(self, key: str) -> int | None:
+        """The line of a `newsletter.` key that checks after loading report (see `preflight`)."""
+        return self._lines.get(key)
 
     @property
     def base_dir(self) -> Path:
@@ -297,13 +313,33 @@ def load_config(path: Path | str) -> Config:
     try:
         config = Config.model_validate({**data, "path": path})
     except ValidationError as exc:
-        from newsletter.config_errors import problems_from
-
-        problems = problems_from(exc, document) + problems
+        problems = problems_from(exc, document, Config) + problems
     if problems:
         problems.sort(key=lambda problem: problem.line or 0)
         raise ConfigError(problems)
+    config._lines = _lines_of(document, LATER_CHECKED)
     return config
+
+
+LATER_CHECKED = (
+    "newsletter",
+    "newsletter.templates",
+    "newsletter.dkim.private_key_path",
+    "newsletter.smtp",
+    "newsletter.smtp.username",
+    "newsletter.smtp.password_env",
+    "newsletter.state",
+)
+
+
+def _lines_of(document: YamlDocument, keys: tuple[str, ...]) -> dict[str, int]:
+    """The lines of the keys that are present (a missing key has the line of its parent)."""
+    found = {}
+    for key in keys:
+        line = document.line_of(tuple(key.split(".")), key=True)
+        if line is not None:
+            found[key] = line
+    return found
 
 
 def _duplicate_subscribers(document: YamlDocument) -> list[Problem]:
@@ -316,7 +352,7 @@ def _duplicate_subscribers(document: YamlDocument) -> list[Problem]:
         email = entry.get("email") if isinstance(entry, dict) else None
         if not isinstance(email, str):
             continue
-        key = email.strip().lower()
+        key = reader_key(email)
         line = document.line_of(("subscribers", index, "email")) or 0
         if key in first:
             problems.append(

@@ -13,6 +13,8 @@ escaped wherever they are shown. Link fields only ever hold http(s) URLs.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -107,6 +109,29 @@ class Profile:
     max_papers: int = 15
     min_score: float = 0.0
     digest: str = "when-matches"  # or "always"
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A subscriber resolved once at load: defaults inherited, address normalised.
+
+    It travels from the choice of readers through selection, rendering and the message to the
+    delivery ledger; nothing downstream looks a subscriber up again."""
+
+    key: str  # `reader_key(email)`
+    email: str  # as written (email-validator's normal form): the To: address
+    name: str | None
+    profile: Profile
+    timezone: str  # IANA name
+    send_time: str  # HH:MM, local
+    days: tuple[str, ...]  # mon..sun
+
+    @property
+    def slug(self) -> str:
+        """A file-name-safe, stable and unique name for this reader."""
+        local = re.sub(r"[^a-z0-9]+", "-", self.key.split("@")[0]).strip("-") or "reader"
+        digest = hashlib.sha1(self.key.encode()).hexdigest()[:6]
+        return f"{local[:40]}-{digest}"
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,11 @@ from pathlib import Path
 
 from newsletter.compose import Composer
 from newsletter.config import Config
-from newsletter.models import Selection
-from newsletter.render import HTML_BUDGET, IssueRenderer, RenderedIssue, environment, one_line
+from newsletter.models import Reader, Selection
+from newsletter.plan import DayPlan, Pick
+from newsletter.render.issue import RenderedIssue
+from newsletter.render.renderer import HTML_BUDGET, environment
+from newsletter.render.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +46,10 @@ class PreviewEntry:
         return [(path.suffix.lstrip("."), path.name) for path in self.files]
 
 
-def issue_document(selection: Selection, issue: RenderedIssue) -> dict[str, object]:
+def issue_document(reader: Reader, selection: Selection, issue: RenderedIssue) -> dict[str, object]:
     """The JSON of one reader's issue: subject and papers best first, with scores and reasons."""
     return {
-        "subscriber": selection.profile.email,
+        "subscriber": reader.email,
         "date": selection.day.isoformat(),
         "subject": issue.subject,
         "papers": [
@@ -62,57 +65,37 @@ def issue_document(selection: Selection, issue: RenderedIssue) -> dict[str, obje
 
 
 def write_preview(
-    config: Config,
-    selections: Sequence[Selection],
-    out: Path,
-    renderer: IssueRenderer,
-    extra: Callable[[Selection, RenderedIssue, Path], Iterable[Path]] | None = None,
+    plan: DayPlan, out: Path, composer: Composer, now: datetime
 ) -> list[PreviewEntry]:
-    """Write each reader's issue and the index; `extra` may add files (the .eml) per reader."""
+    """Write each reader's issue, the message `send` would hand over, and the index."""
     out.mkdir(parents=True, exist_ok=True)
-    people = {s.email: s for s in config.subscribers}
-    entries = []
-    for selection in selections:
-        subscriber = people[selection.profile.email]
-        issue = renderer.render(selection, subscriber.email, subscriber.name)
-        base = out / subscriber.slug
-        files = [base.with_suffix(".html"), base.with_suffix(".txt"), base.with_suffix(".json")]
-        write_atomic(files[0], issue.html)
-        write_atomic(files[1], issue.text)
-        document = issue_document(selection, issue)
-        write_atomic(files[2], json.dumps(document, ensure_ascii=False, indent=2) + "\n")
-        if extra is not None:
-            files.extend(extra(selection, issue, base))
-        entries.append(
-            PreviewEntry(
-                email=subscriber.email,
-                slug=subscriber.slug,
-                subject=issue.subject,
-                papers=len(selection.papers),
-                html_bytes=issue.html_bytes,
-                would_send=selection.should_send,
-                files=tuple(files),
-            )
-        )
-    day = selections[0].day if selections else None
-    write_index(config, entries, out, day)
+    entries = [_write_reader(pick, out, composer, now) for pick in plan.picks]
+    write_index(composer.config, entries, out, plan.day)
     return entries
 
 
-def eml_writer(
-    composer: Composer, now: datetime
-) -> Callable[[Selection, RenderedIssue, Path], Iterable[Path]]:
-    """An `extra` for `write_preview` that writes SLUG.eml, built as `send` builds it."""
-
-    def write(selection: Selection, issue: RenderedIssue, base: Path) -> Iterable[Path]:
-        if not selection.should_send:
-            return []
-        message = composer.message(selection, issue, selection.day, now)
-        path = base.with_suffix(".eml")
-        write_atomic_bytes(path, message.data)
-        return [path]
-
-    return write
+def _write_reader(pick: Pick, out: Path, composer: Composer, now: datetime) -> PreviewEntry:
+    """SLUG.html, .txt, .json and, for a reader who would get an issue, SLUG.eml."""
+    reader, selection = pick.reader, pick.selection
+    issue = composer.render(reader, selection)
+    base = out / reader.slug
+    files = [base.with_suffix(".html"), base.with_suffix(".txt"), base.with_suffix(".json")]
+    write_atomic(files[0], issue.html)
+    write_atomic(files[1], issue.text)
+    document = issue_document(reader, selection, issue)
+    write_atomic(files[2], json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    if selection.should_send:
+        files.append(base.with_suffix(".eml"))
+        write_atomic_bytes(files[-1], composer.message(reader, selection, issue, now).data)
+    return PreviewEntry(
+        email=reader.email,
+        slug=reader.slug,
+        subject=issue.subject,
+        papers=len(selection.papers),
+        html_bytes=issue.html_bytes,
+        would_send=selection.should_send,
+        files=tuple(files),
+    )
 
 
 def write_index(
@@ -185,3 +168,28 @@ def watch(
                 rebuild()
             except Exception as error:  # a broken template must not stop the server
                 log.error("rebuild failed: %s", error)
+
+
+def serve_and_watch(
+    server: ThreadingHTTPServer, config: Config, build: Callable[[], Config]
+) -> None:
+    """Rebuild the preview with `build` whenever the config or a template changes, until
+    Ctrl-C; then stop `server`."""
+
+    def watched() -> list[Path]:
+        folder = config.templates_dir
+        templates = sorted(folder.glob("*.j2")) if folder.is_dir() else []
+        return [config.path, *templates]
+
+    def rebuild() -> None:
+        build()
+        log.warning("preview rebuilt")
+
+    stop = threading.Event()
+    try:
+        watch(watched, rebuild, stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.shutdown()

@@ -37,13 +37,14 @@ from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from newsletter.calendar import ARXIV_TZ, listing_date
-from newsletter.config import Config, Subscriber, load_config
+from newsletter.config import Config, load_config
 from newsletter.errors import NewsletterError
+from newsletter.models import Reader
 
 if TYPE_CHECKING:
     from apscheduler.triggers.base import BaseTrigger
 
-    from newsletter.pipeline import SendReport
+    from newsletter.sending import SendReport
 
 log = logging.getLogger(__name__)
 
@@ -96,19 +97,22 @@ class SendGroup:
         )
 
 
-def group_of(subscriber: Subscriber) -> SendGroup:
-    """The subscriber's group (the config has filled in the inherited defaults)."""
-    return SendGroup(
-        subscriber.timezone or "UTC", subscriber.send_time or "07:00", tuple(subscriber.days or ())
-    )
+def group_of(reader: Reader) -> SendGroup:
+    return SendGroup(reader.timezone, reader.send_time, reader.days)
 
 
-def send_groups(config: Config) -> dict[str, tuple[SendGroup, list[Subscriber]]]:
+@dataclass(frozen=True)
+class GroupMembers:
+    group: SendGroup
+    readers: list[Reader]
+
+
+def send_groups(config: Config) -> dict[str, GroupMembers]:
     """Every group of the config, by key, with its members."""
-    found: dict[str, tuple[SendGroup, list[Subscriber]]] = {}
-    for subscriber in config.subscribers:
-        group = group_of(subscriber)
-        found.setdefault(group.key, (group, []))[1].append(subscriber)
+    found: dict[str, GroupMembers] = {}
+    for reader in config.readers:
+        group = group_of(reader)
+        found.setdefault(group.key, GroupMembers(group, [])).readers.append(reader)
     return dict(sorted(found.items()))
 
 
@@ -159,8 +163,8 @@ class Operator:
 
     def jobs(self) -> list[JobSpec]:
         specs = [JobSpec("fetch", fetch_trigger(), self.fetch)]
-        for key, (group, _) in send_groups(self.config).items():
-            specs.append(JobSpec(key, group.trigger(), self._sender(key)))
+        for key, members in send_groups(self.config).items():
+            specs.append(JobSpec(key, members.group.trigger(), self._sender(key)))
         return specs
 
     def _sender(self, key: str) -> Callable[[], SendReport | None]:
@@ -169,14 +173,13 @@ class Operator:
     def fetch(self) -> None:
         """Read the sources still missing for the newest listing's issue date."""
         from newsletter.fetching import fetch_pending
-        from newsletter.sources.http import Fetcher, make_client
-        from newsletter.store import Store
+        from newsletter.session import Session
 
         with self._lock:
-            config = self.config
             day = listing_date(self.clock())
-            with Store(config.state_path) as store, make_client(config.newsletter.contact) as c:
-                reports = fetch_pending(config, [day], day, store, Fetcher(c, store))
+            with Session.open(self.config) as session:
+                assert session.fetcher is not None
+                reports = fetch_pending(session.config, [day], day, session.store, session.fetcher)
             for report in reports:
                 for outcome in report.outcomes:
                     log.info("fetch %s: %s: %s", day, outcome.source, outcome.status)
@@ -184,34 +187,22 @@ class Operator:
     def send(self, key: str) -> SendReport | None:
         """Send the issue of the newest listing to the group `key`; None if it has no members
         any more (the config changed)."""
-        from newsletter.delivery import backend_for
-        from newsletter.pipeline import alert_operator, send_day
-        from newsletter.sources.http import Fetcher, make_client
-        from newsletter.store import Store
+        from newsletter.pipeline import run_once
+        from newsletter.session import Session
 
         with self._lock:
             if self.stop.is_set():
                 return None
-            config = self.config
-            members = send_groups(config).get(key, (None, []))[1]
-            if not members:
+            found = send_groups(self.config).get(key)
+            if found is None:
                 return None
             now = self.clock()
             day = listing_date(now)
-            with Store(config.state_path) as store, make_client(config.newsletter.contact) as c:
-                report = send_day(
-                    config,
-                    day,
-                    store,
-                    Fetcher(c, store),
-                    backend_for(config, self.backend),
-                    subscribers=members,
-                    now=now,
-                    stop=self.stop,
-                )
-                if report.sources:
-                    alert_operator(config, report, store, backend_for(config, self.backend), now)
-            _log_report(key, report)
+            with Session.open(self.config, backend=self.backend) as session:
+                report = run_once(session, day, found.readers, now=now, stop=self.stop)
+            log.info("%s, issue of %s", key, report.summary())
+            for line in report.problems():
+                log.error("%s", line)
             if report.deferred or report.sources:
                 self._again(key, day, now)
             return report
@@ -252,8 +243,8 @@ class Operator:
 def due_groups(config: Config, now: datetime) -> list[str]:
     """The keys of the groups whose send time came within `GRACE` before `now`."""
     due = []
-    for key, (group, _) in send_groups(config).items():
-        fire = group.trigger().get_next_fire_time(None, now - GRACE)
+    for key, members in send_groups(config).items():
+        fire = members.group.trigger().get_next_fire_time(None, now - GRACE)
         if fire is not None and fire <= now:
             due.append(key)
     return due
@@ -267,17 +258,6 @@ def _signature(path: Path) -> tuple[int, int] | None:
     return stat.st_mtime_ns, stat.st_size
 
 
-def _log_report(key: str, report: SendReport) -> None:
-    log.info(
-        "%s, issue of %s: sent %d, already sent %d, no papers %d, deferred %d, failed %d, "
-        "in doubt %d",
-        key, report.day, len(report.sent), len(report.already), len(report.no_papers),
-        len(report.deferred), len(report.failed), len(report.in_doubt),
-    )  # fmt: skip
-    for email, detail in [*report.deferred, *report.failed, *report.in_doubt]:
-        log.error("%s: %s", email, detail)
-
-
 # --- the scheduler ------------------------------------------------------------------------
 
 
@@ -289,13 +269,13 @@ def single_instance(state: Path) -> Iterator[IO[str]]:
     with path.open("a+", encoding="utf-8") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except BlockingIOError as exc:
             handle.seek(0)
             pid = handle.read().strip() or "unknown"
             raise AlreadyRunning(
                 f"another `newsletter run` (pid {pid}) is already using {state}; stop it first "
                 "(one scheduler per state database)"
-            ) from None
+            ) from exc
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
@@ -357,9 +337,17 @@ def run(operator: Operator, *, first_send_at: datetime | None = None) -> None:
     log.info("stopped")
 
 
-def next_sends(config: Config, now: datetime) -> list[tuple[SendGroup, int, datetime | None]]:
-    """Each group, its number of members and its next send time."""
-    return [
-        (group, len(members), group.trigger().get_next_fire_time(None, now))
-        for group, members in send_groups(config).values()
+@dataclass(frozen=True)
+class NextSend:
+    group: SendGroup
+    members: int
+    at: datetime | None  # None: never (no day of the week left)
+
+
+def next_sends(config: Config, now: datetime) -> list[NextSend]:
+    """Each group, its number of members and its next send time, soonest first."""
+    found = [
+        NextSend(m.group, len(m.readers), m.group.trigger().get_next_fire_time(None, now))
+        for m in send_groups(config).values()
     ]
+    return sorted(found, key=lambda row: (row.at is None, row.at or now))

@@ -12,10 +12,12 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from newsletter.config import load_config
+from newsletter.delivery.base import Backend
 from newsletter.delivery.smtp import SmtpBackend
 from newsletter.demo import DEMO_DAY, DEMO_DIR
-from newsletter.sources.http import Fetcher, make_client
-from newsletter.store import Store
+from newsletter.pipeline import run_once
+from newsletter.sending import SendOptions, SendReport
+from newsletter.session import Session
 
 CANARY = "canary-Pa55w0rd-never-printed"
 READERS = ["ada@example.org", "grace.hopper@example.org", "lab-reading-group@example.org"]
@@ -51,11 +53,6 @@ def backend(path: Path, **options: object) -> SmtpBackend:
     return SmtpBackend(config.newsletter.smtp, base_delay=0.0, **options)  # type: ignore[arg-type]
 
 
-def local(store: Store) -> Fetcher:
-    """A fetcher for the demo's local files (no network is touched)."""
-    return Fetcher(make_client(None), store)
-
-
 def add_readers(path: Path, count: int) -> list[str]:
     """Append `count` readers who share Ada's interests; all the config's readers, sorted."""
     entries = "".join(
@@ -80,3 +77,11 @@ def run_send(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         send_command(path, *args), capture_output=True, text=True, timeout=300, env=SEND_ENV
     )
+
+
+def send_day(path: Path, delivery: Backend | None = None, **options: bool) -> SendReport:
+    """The demo day sent in this process through `run_once`, by `delivery` (else `backend`)."""
+    config = load_config(path)
+    made = delivery or backend(path)
+    with Session.open(config, make_backend=lambda: made) as session:
+        return run_once(session, DEMO_DAY, config.readers, SendOptions(**options))

@@ -35,12 +35,23 @@ def test_subscriber_inherits_defaults_and_overrides_them(write_config: WriteConf
         )
         + '    send_time: "08:30"\n'
     )
-    subscriber = load_config(path).subscribers[0]
-    assert subscriber.timezone == "Europe/Warsaw"
-    assert subscriber.send_time == "08:30"
-    assert subscriber.max_papers == 7
-    assert subscriber.days == ["mon", "tue", "wed", "thu", "fri"]
-    assert subscriber.digest == "when-matches"
+    config = load_config(path)
+    assert config.subscribers[0].timezone is None  # what the file says, unresolved
+    reader = config.readers[0]
+    assert reader.timezone == "Europe/Warsaw"
+    assert reader.send_time == "08:30"
+    assert reader.profile.max_papers == 7
+    assert reader.days == ("mon", "tue", "wed", "thu", "fri")
+    assert reader.profile.digest == "when-matches"
+    assert reader.key == "ada@example.org" and reader.email == "ada@example.org"
+
+
+def test_a_reader_key_is_the_address_lower_cased_once(write_config: WriteConfig) -> None:
+    path = write_config(MINIMAL.replace("ada@example.org", "Ada.Lovelace@Example.org"))
+    (reader,) = load_config(path).readers
+    assert reader.key == "ada.lovelace@example.org"
+    assert reader.email.startswith("Ada.Lovelace@")  # the To: address keeps its case
+    assert reader.slug.startswith("ada-lovelace-")
 
 
 def test_unquoted_times_and_arxiv_ids_keep_their_text(write_config: WriteConfig) -> None:

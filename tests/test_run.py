@@ -145,3 +145,37 @@ def test_send_due_sends_only_readers_whose_morning_has_come(tmp_path: Path) -> N
     assert "sent 1" in result.stdout
     with Store(tmp_path / "newsletter.db") as store:
         assert [r.subscriber for r in store.deliveries()] == ["ada@example.org"]
+
+
+def test_run_sends_from_worker_processes_above_the_threshold_like_send(tmp_path: Path) -> None:
+    from newsletter.pipeline import MAX_WORKERS, PARALLEL_FROM
+
+    write_feeds(tmp_path)
+    many = PARALLEL_FROM + 10
+    with smtp_server() as (port, script):
+        path = tmp_path / "subscribers.yaml"
+        readers = "".join(
+            f"  - email: reader{n:03d}@example.org\n    timezone: Pacific/Kiritimati\n"
+            f'    send_time: "03:00"\n    interests:\n      keywords: [graph]\n'
+            for n in range(many - 1)
+        )
+        path.write_text(CONFIG.format(port=port, folder=tmp_path) + readers, encoding="utf-8")
+        at = (datetime.now(UTC) + timedelta(seconds=3)).isoformat(timespec="seconds")
+        daemon = subprocess.Popen(
+            newsletter("run", "-c", str(path), "--first-send-at", at),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert script.wait_for(many, timeout=300), "not every message arrived"
+            daemon.send_signal(signal.SIGTERM)
+            _, stderr = daemon.communicate(timeout=120)
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+        assert daemon.returncode == 0, stderr
+        workers = min(os.cpu_count() or 1, MAX_WORKERS)
+        if workers > 1:  # the scheduler runs threads: workers come from a fork server
+            assert f"sending with {workers} worker processes (forkserver)" in stderr, stderr
+        assert f"sent {many}," in stderr
+        recipients = script.recipients()
+        assert len(recipients) == many and len(set(recipients)) == many

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+from newsletter.config import Config
 from newsletter.matching import PaperIndex, author_key
 from newsletter.models import AnnounceType, Paper, PaperExtras, Profile
-from newsletter.pipeline import select_day
+from newsletter.plan import DayPlan, select_day
 from newsletter.select import select
+from newsletter.session import Session
 from newsletter.sources.merge import merge_papers
 from newsletter.store import Store
 
@@ -206,7 +208,7 @@ def test_index_lookups_are_shared_between_readers() -> None:
 # --- never twice ---------------------------------------------------------------------------
 
 
-def _config(tmp_path: Path) -> object:
+def _config(tmp_path: Path) -> Config:
     from newsletter.config import load_config
 
     path = tmp_path / "subscribers.yaml"
@@ -215,6 +217,10 @@ def _config(tmp_path: Path) -> object:
         "subscribers:\n  - email: Ada@Example.org\n    interests: {keywords: [diffusion model]}\n"
     )
     return load_config(path)
+
+
+def _plan(config: Config, day: date, store: Store) -> DayPlan:
+    return select_day(Session(config, store), day, config.readers)
 
 
 def _ids(plan: object) -> list[str]:
@@ -231,9 +237,9 @@ def test_a_delivered_paper_is_not_selected_again_on_a_later_day(tmp_path: Path) 
         store.save_day(
             day2, "arxiv", [paper("2", "Diffusion model B"), paper("3", "Diffusion model C")]
         )
-        assert _ids(select_day(config, DAY, store, None)) == ["1", "2"]  # type: ignore[arg-type]
+        assert _ids(_plan(config, DAY, store)) == ["1", "2"]
         store.mark_delivered("ada@example.org", DAY, ["1", "2"])
-        assert _ids(select_day(config, day2, store, None)) == ["3"]  # type: ignore[arg-type]
+        assert _ids(_plan(config, day2, store)) == ["3"]
 
 
 def test_a_replacement_of_a_delivered_paper_is_not_sent_again(tmp_path: Path) -> None:
@@ -247,7 +253,7 @@ def test_a_replacement_of_a_delivered_paper_is_not_sent_again(tmp_path: Path) ->
             announce_type=AnnounceType.REPLACE,
         )
         store.save_day(date(2026, 7, 29), "arxiv", [v2])
-        assert _ids(select_day(config, date(2026, 7, 29), store, None)) == []  # type: ignore[arg-type]
+        assert _ids(_plan(config, date(2026, 7, 29), store)) == []
 
 
 def test_a_paper_delivered_from_arxiv_is_not_resent_from_hugging_face(tmp_path: Path) -> None:
@@ -261,19 +267,19 @@ def test_a_paper_delivered_from_arxiv_is_not_resent_from_hugging_face(tmp_path: 
             extras=PaperExtras(upvotes=99),
         )
         store.save_day(date(2026, 7, 28), "huggingface", [hf])
-        assert _ids(select_day(config, date(2026, 7, 28), store, None)) == []  # type: ignore[arg-type]
+        assert _ids(_plan(config, date(2026, 7, 28), store)) == []
 
 
 def test_preview_does_not_count_as_delivery(tmp_path: Path) -> None:
+    from newsletter.compose import Composer
     from newsletter.preview import write_preview
-    from newsletter.render import renderer_for
 
     config = _config(tmp_path)
     with Store(tmp_path / "s.db") as store:
         store.save_day(DAY, "arxiv", [paper("1", "Diffusion model A")])
-        plan = select_day(config, DAY, store, None)  # type: ignore[arg-type]
-        write_preview(config, plan.selections, tmp_path / "preview", renderer_for(config))  # type: ignore[arg-type]
-        assert _ids(select_day(config, DAY, store, None)) == ["1"]  # type: ignore[arg-type]
+        plan = select_day(Session(config, store), DAY, config.readers)
+        write_preview(plan, tmp_path / "preview", Composer.of(config), datetime.now(UTC))
+        assert _ids(_plan(config, DAY, store)) == ["1"]
         assert store.delivered_paper_ids("ada@example.org") == set()
 
 

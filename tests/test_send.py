@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from newsletter.config import load_config
 from newsletter.demo import DEMO_DAY
 from newsletter.mail import Headers, build
-from newsletter.pipeline import send_day
-from newsletter.render import Layout, RenderedIssue
+from newsletter.render.issue import Layout, RenderedIssue
 from newsletter.store import Store
 from tests.sending import (
     CANARY,
@@ -25,10 +24,10 @@ from tests.sending import (
     SEND_ENV,
     backend,
     demo_config,
-    local,
     parse,
     run_send,
     send_command,
+    send_day,
 )
 from tests.smtpserver import Script, smtp_server
 
@@ -92,9 +91,7 @@ def test_a_refused_recipient_does_not_stop_the_others(tmp_path: Path) -> None:
 def test_a_temporary_failure_is_retried_within_the_run(tmp_path: Path) -> None:
     with smtp_server(Script(data=["451 4.3.0 try again later"])) as (port, script):
         path = demo_config(tmp_path, port)
-        config = load_config(path)
-        with Store(config.state_path) as store:
-            report = send_day(config, DEMO_DAY, store, local(store), backend(path))
+        report = send_day(path)
         assert sorted(report.sent) == sorted(READERS)
         assert len(script.received) == 3 and script.data == []
 
@@ -103,15 +100,11 @@ def test_a_server_that_keeps_deferring_leaves_issues_for_the_next_run(tmp_path: 
     replies = ["451 busy"] * 12
     with smtp_server(Script(data=list(replies))) as (port, script):
         path = demo_config(tmp_path, port)
-        config = load_config(path)
-        with Store(config.state_path) as store:
-            report = send_day(
-                config, DEMO_DAY, store, local(store), backend(path, attempts=2, breaker=1)
-            )
-            assert len(report.deferred) == 3 and not report.sent
-            assert "not tried" in report.deferred[-1][1]  # the breaker stopped hammering
-            script.data.clear()
-            later = send_day(config, DEMO_DAY, store, local(store), backend(path))
+        report = send_day(path, backend(path, attempts=2, breaker=1))
+        assert len(report.deferred) == 3 and not report.sent
+        assert "not tried" in report.deferred[-1][1]  # the breaker stopped hammering
+        script.data.clear()
+        later = send_day(path)
         assert sorted(later.sent) == sorted(READERS)
         assert len(script.received) == 3
 
@@ -236,7 +229,7 @@ def test_preview_writes_the_message_send_would_send(tmp_path: Path) -> None:
     outbox = {parse(f.read_bytes())["To"].addresses[0].addr_spec: f.read_bytes()
               for f in (tmp_path / "outbox" / "new").glob("*.eml")}  # fmt: skip
     assert sorted(outbox) == sorted(READERS)
-    slugs = {s.email: s.slug for s in load_config(path).subscribers}
+    slugs = {r.email: r.slug for r in load_config(path).readers}
     for reader, data in outbox.items():
         eml = out / f"{slugs[reader]}.eml"
         assert undated(eml.read_bytes()) == undated(data)

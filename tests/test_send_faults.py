@@ -21,7 +21,7 @@ import pytest
 from newsletter.config import load_config
 from newsletter.delivery.smtp import SmtpBackend
 from newsletter.demo import DEMO_DAY
-from newsletter.pipeline import SendReport, send_day
+from newsletter.sending import SendReport
 from newsletter.store import Store
 from tests.sending import (
     CANARY,
@@ -30,17 +30,15 @@ from tests.sending import (
     add_readers,
     backend,
     demo_config,
-    local,
     run_send,
     send_command,
+    send_day,
 )
 from tests.smtpserver import Script, smtp_server
 
 
 def send_once(path: Path, **options: object) -> SendReport:
-    config = load_config(path)
-    with Store(config.state_path) as store:
-        return send_day(config, DEMO_DAY, store, local(store), backend(path), **options)  # type: ignore[arg-type]
+    return send_day(path, **options)  # type: ignore[arg-type]
 
 
 def statuses(path: Path) -> dict[str, str]:
@@ -238,8 +236,7 @@ def test_a_certificate_that_cannot_be_verified_stops_before_the_login(tmp_path: 
         trusting = SmtpBackend(
             config.newsletter.smtp, context=ssl.create_default_context(cafile=str(cert))
         )
-        with Store(config.state_path) as store:
-            report = send_day(config, DEMO_DAY, store, local(store), trusting)
+        report = send_day(path, trusting)
         assert sorted(report.sent) == sorted(READERS)
         assert script.logins == ["digest"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from newsletter.audience import in_shard
 from newsletter.config import load_config
-from newsletter.pipeline import in_shard
 from tests.sending import SEND_ENV, add_readers, demo_config, run_send, send_command
 from tests.smtpserver import smtp_server
 
@@ -29,8 +29,7 @@ def test_shards_split_the_readers_and_overlapping_runs_never_send_twice(tmp_path
         path = demo_config(tmp_path, port)
         readers = add_readers(path, 30)
         shares = [
-            {s.email for s in load_config(path).subscribers if in_shard(s, (k, 3))}
-            for k in (1, 2, 3)
+            {r.email for r in load_config(path).readers if in_shard(r, (k, 3))} for k in (1, 2, 3)
         ]
         assert sorted(set().union(*shares)) == readers and sum(map(len, shares)) == len(readers)
         assert all(shares)  # a hash split, not everyone in one shard

@@ -29,9 +29,8 @@ import pytest
 from newsletter.delivery.memory import MemoryBackend
 from newsletter.demo import DEMO_DAY, demo_config
 from newsletter.mail import Message
-from newsletter.pipeline import send_day
-from newsletter.sources.http import Fetcher, make_client
-from newsletter.store import Store
+from newsletter.pipeline import run_once
+from newsletter.session import Session
 from newsletter.unsubscribe import SECRET_ENV
 
 MAX_SCORE = 2.0
@@ -132,8 +131,8 @@ def demo_issue(folder: Path, unsubscribe_url: str | None = None) -> list[Message
     newsletter = config.newsletter.model_copy(update={"unsubscribe_url": unsubscribe_url})
     config = config.model_copy(update={"newsletter": newsletter})
     backend = MemoryBackend()
-    with Store(config.state_path) as store:
-        send_day(config, DEMO_DAY, store, Fetcher(make_client(None), store), backend)
+    with Session.open(config, make_backend=lambda: backend) as session:
+        run_once(session, DEMO_DAY, config.readers)
     return backend.sent
 
 

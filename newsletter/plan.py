@@ -1,0 +1,167 @@
+"""What a day's issues will carry: the sources read once, then every reader's papers chosen.
+
+Two steps, so that the network is touched once per run however the sending is split:
+- `prepare`: read the days each reader's next issue still misses from its sources, and the
+  liked papers' text (the only step that uses the network);
+- `select_day`: choose every reader's papers from the store (no network), excluding what
+  already reached them.
+
+A reader's issue draws on the papers listed since their previous issue (at most
+`CATCH_UP_DAYS` back; the first issue draws on the issue date alone): a Monday issue after a
+weekend, or the first issue after days without sending, carries every missed paper once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from urllib.parse import urlencode
+
+from newsletter.errors import SourceError
+from newsletter.fetching import FetchReport, SourceOutcome, fetch_pending
+from newsletter.models import Paper, Reader, Selection
+from newsletter.session import Session
+from newsletter.sources.http import Fetcher
+from newsletter.store import LastIssue, Store, StoredPaper
+
+log = logging.getLogger(__name__)
+
+ARXIV_API = "https://export.arxiv.org/api/query"
+LIKED_BATCH = 100
+CATCH_UP_DAYS = 7  # how far back an issue reaches for papers missed since the last one
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What reading the sources for a run gave: each day's fetch report and warnings."""
+
+    fetches: list[FetchReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[SourceOutcome]:
+        """Sources that failed or were stale for a day of these issues."""
+        return [o for report in self.fetches for o in report.problems]
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One reader and the papers of their issue."""
+
+    reader: Reader
+    selection: Selection
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """The issue date and each chosen reader's selection, in the readers' order."""
+
+    day: date
+    picks: list[Pick]
+    horizon: int  # the papers stored when the selections were made (Store.horizon)
+
+    @property
+    def selections(self) -> list[Selection]:
+        return [pick.selection for pick in self.picks]
+
+
+def prepare(session: Session, day: date, readers: Sequence[Reader]) -> Prepared:
+    """Read what the issues of `day` for `readers` still miss, and the liked papers; offline
+    (a session without a fetcher) nothing is read."""
+    fetcher = session.fetcher
+    if fetcher is None:
+        return Prepared()
+    store = session.store
+    earliest = _earliest([store.last_issue(r.key, day) for r in readers], day)
+    days = [earliest + timedelta(days=n) for n in range(1, (day - earliest).days + 1)]
+    fetches = fetch_pending(session.config, days, day, store, fetcher)
+    liked = {paper_id for reader in readers for paper_id in reader.profile.liked}
+    warnings = fetch_liked(store, fetcher, liked)
+    return Prepared(fetches, warnings)
+
+
+def select_day(session: Session, day: date, readers: Sequence[Reader]) -> DayPlan:
+    """Select every reader's papers for the issue of `day` from the stored papers."""
+    from newsletter.select import select
+
+    store = session.store
+    last = {r.key: store.last_issue(r.key, day) for r in readers}
+    window = day - timedelta(days=CATCH_UP_DAYS)
+    horizon = store.horizon()
+    pool = store.papers_between(_earliest(last.values(), day), day)
+    new = {  # readers whose last issue is the same see the same papers as new: once per issue
+        found: {s.paper.id for s in pool if _new_to(s, found, day, window)}
+        for found in set(last.values())
+    }
+    candidates = set().union(*new.values())
+    excluded = {found: candidates - ids for found, ids in new.items()}
+    sent = store.delivered_among([r.key for r in readers], candidates)
+    delivered = {r.profile.email: excluded[last[r.key]] | sent.get(r.key, set()) for r in readers}
+    papers = [stored.paper for stored in pool if stored.paper.id in candidates]
+    corpus = store.papers_for_day(day) or [stored.paper for stored in pool]
+    liked = _stored_liked(store, readers)
+    profiles = [reader.profile for reader in readers]
+    selections = select(papers, profiles, day, liked=liked, delivered=delivered, corpus=corpus)
+    picks = [Pick(r, s) for r, s in zip(readers, selections, strict=True)]
+    return DayPlan(day, picks, horizon)
+
+
+def _earliest(last: Iterable[LastIssue | None], day: date) -> date:
+    """The day after which the papers of these readers' next issues lie."""
+    window = day - timedelta(days=CATCH_UP_DAYS)
+    before = day - timedelta(days=1)
+    return min((max(found.day - timedelta(days=1), window) if found else before
+                for found in last), default=before)  # fmt: skip
+
+
+def _new_to(stored: StoredPaper, last: LastIssue | None, day: date, window: date) -> bool:
+    """Whether a paper is new to a reader whose previous issue is `last`: stored after that
+    issue was built (so a listing fetched late is not lost), at most `CATCH_UP_DAYS` old. A
+    first issue draws on the papers first listed on `day`."""
+    if last is None:
+        return stored.first_day == day
+    if stored.first_day <= window:
+        return False
+    if last.horizon is None:  # an issue recorded before horizons were kept
+        return stored.first_day > last.day
+    return stored.first_row > last.horizon
+
+
+def _stored_liked(store: Store, readers: Sequence[Reader]) -> dict[str, Paper]:
+    ids = sorted({paper_id for reader in readers for paper_id in reader.profile.liked})
+    return {paper.id: paper for paper in store.papers_by_ids(ids)}
+
+
+def fetch_liked(store: Store, fetcher: Fetcher, ids: set[str]) -> list[str]:
+    """Liked papers missing from the store, fetched once from the arXiv API and kept; the
+    warnings say what could not be had."""
+    found = {paper.id for paper in store.papers_by_ids(sorted(ids))}
+    missing = sorted(ids - found)
+    warnings: list[str] = []
+    for start in range(0, len(missing), LIKED_BATCH):
+        fetched, problem = _fetch_by_id(fetcher, missing[start : start + LIKED_BATCH])
+        if problem:
+            warnings.append(problem)
+        store.save_papers(fetched)
+        found.update(paper.id for paper in fetched)
+    for paper_id in sorted(ids - found):
+        warnings.append(f"liked paper {paper_id} was not found on arXiv; it is ignored")
+    for warning in warnings:
+        log.warning("%s", warning)
+    return warnings
+
+
+def _fetch_by_id(fetcher: Fetcher, ids: list[str]) -> tuple[list[Paper], str | None]:
+    from newsletter.sources.arxiv import parse_atom
+
+    query = urlencode({"id_list": ",".join(ids), "max_results": len(ids)})
+    try:
+        fetched = fetcher.get(f"{ARXIV_API}?{query}", source="liked papers")
+        return parse_atom(fetched.body, source="liked papers").papers, None
+    except SourceError as exc:
+        return (
+            [],
+            f"cannot read liked papers from arXiv ({exc.reason}); similarity to them is skipped",
+        )

@@ -1,0 +1,88 @@
+"""What a run would only discover late, checked before it starts.
+
+A config can be valid as a file and still not work: a templates folder that does not exist or a
+template that does not compile, a DKIM key that is missing or unreadable, the SMTP password's
+variable unset. `newsletter validate` reports these with the schema's problems, and `send` and
+`preview` run the same checks first, so nothing fails halfway through a day.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from newsletter.config import Config
+from newsletter.errors import ConfigError, NewsletterError, Problem
+
+_LOCATED = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+): (?P<message>.*)$", re.S)
+
+
+def problems(config: Config, *, backend: str | None = None, connects: bool = True) -> list[Problem]:
+    """Every problem a run with `backend` (None: the config's) would meet; `connects` is false
+    for runs that build messages without handing them over (preview, dry run)."""
+    found = _templates(config) + _dkim(config)
+    if connects:
+        found += _smtp(config, backend)
+    return found
+
+
+def check(config: Config, *, backend: str | None = None, connects: bool = True) -> None:
+    """Raise `ConfigError` with every problem `problems` finds."""
+    found = problems(config, backend=backend, connects=connects)
+    if found:
+        raise ConfigError(found)
+
+
+def _problem(config: Config, key: str, message: str) -> Problem:
+    return Problem(str(config.path), config.line_of(key), key, message)
+
+
+def _templates(config: Config) -> list[Problem]:
+    folder = config.templates_dir
+    if config.newsletter.templates is not None and not folder.is_dir():
+        return [_problem(config, "newsletter.templates", f"folder {folder} does not exist")]
+    if not folder.is_dir():
+        return []  # the built-in templates
+    from newsletter.render.renderer import renderer_for
+
+    try:
+        renderer_for(config)  # loads and compiles every template of the issue
+    except NewsletterError as exc:
+        located = _LOCATED.match(str(exc))
+        if located:  # a template's own file and line
+            line = int(located["line"])
+            return [Problem(located["file"], line, "", located["message"])]
+        return [_problem(config, "newsletter.templates", str(exc))]
+    return []
+
+
+def _dkim(config: Config) -> list[Problem]:
+    settings = config.newsletter.dkim
+    if settings is None:
+        return []
+    path = config.base_dir / settings.private_key_path
+    key = "newsletter.dkim.private_key_path"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return [_problem(config, key, f"cannot read the DKIM key {path}: {exc.strerror}")]
+    from dkim.crypto import UnparsableKeyError, parse_pem_private_key
+
+    try:
+        parse_pem_private_key(data)
+    except UnparsableKeyError as exc:
+        return [_problem(config, key, f"{path} is not a PEM private key: {exc}")]
+    return []
+
+
+def _smtp(config: Config, backend: str | None) -> list[Problem]:
+    smtp = config.newsletter.smtp
+    chosen = backend or ("smtp" if smtp else "file")
+    if chosen != "smtp":
+        return []
+    if smtp is None:
+        return [_problem(config, "newsletter", "the smtp backend needs a newsletter.smtp block")]
+    if smtp.username and not os.environ.get(smtp.password_env):
+        message = f"the SMTP password is read from ${smtp.password_env}, which is not set"
+        return [_problem(config, "newsletter.smtp.password_env", message)]
+    return []

@@ -1,0 +1,273 @@
+"""Sending a planned day: each reader's issue at most once, in this process or in workers.
+
+Per reader: skip if already sent (or being sent by another process); build the message; claim
+the delivery row (`sending`) before the SMTP transaction; record the outcome after the reply.
+Papers count as delivered only after the server accepted the message. When `stop` is set, the
+message in flight is finished and the rest are left for the next run.
+
+Workers: each takes a fixed share of the readers, opens its own state connection and one
+delivery connection, selects its share from the store (the parent read the sources first) and
+sends. A process with no other threads forks its workers (they inherit the imported modules);
+one with threads running (the scheduler) starts them from a fork server, since a fork copies
+only the calling thread and could inherit a lock held by another.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
+
+from newsletter.compose import Composer
+from newsletter.config import Config
+from newsletter.models import Reader, Selection
+from newsletter.plan import DayPlan, select_day
+from newsletter.session import Session
+from newsletter.status import DeliveryStatus
+from newsletter.store import claimant
+
+if TYPE_CHECKING:
+    from newsletter.delivery.base import Backend
+
+log = logging.getLogger(__name__)
+
+
+class Stop(Protocol):
+    def is_set(self) -> bool: ...
+
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    dry_run: bool = False  # build every message, send none, record nothing
+    resend_in_doubt: bool = False  # also send issues whose last attempt may have arrived
+    workers: int | None = None  # processes; None: `pipeline.worker_count` decides
+
+
+@dataclass
+class SendReport:
+    """What one run did, reader by reader (addresses as written in the config)."""
+
+    day: date
+    sent: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)  # sent earlier, or being sent elsewhere
+    no_papers: list[str] = field(default_factory=list)
+    deferred: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    in_doubt: list[tuple[str, str]] = field(default_factory=list)
+    would_send: list[str] = field(default_factory=list)  # --dry-run
+    warnings: list[str] = field(default_factory=list)
+    sources: list[Any] = field(default_factory=list)  # fetching.SourceOutcome: failed or stale
+    stopped: list[str] = field(default_factory=list)  # not tried: the run was asked to stop
+    workers: int = 1  # processes that sent
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed or self.deferred or self.in_doubt or self.sources)
+
+    def merge(self, part: SendReport) -> None:
+        """Add a worker's per-reader lists to this report."""
+        for name in _PER_READER:
+            getattr(self, name).extend(getattr(part, name))
+
+    def summary(self, dry_run: bool = False) -> str:
+        """`DATE: sent N, skipped, already sent N, ...`: one line for a log or a terminal."""
+        counts: list[tuple[str, Sequence[object]]] = [
+            ("would send" if dry_run else "sent", self.would_send if dry_run else self.sent),
+            ("skipped, already sent", self.already),
+            ("no matching papers", self.no_papers),
+            ("deferred", self.deferred),
+            ("failed", self.failed),
+            ("in doubt", self.in_doubt),
+        ]
+        return f"{self.day}: " + ", ".join(f"{label} {len(rows)}" for label, rows in counts)
+
+    def problems(self) -> list[str]:
+        """One line per reader not delivered and per failed or stale source."""
+        undelivered = {"deferred": self.deferred, "failed": self.failed, "in doubt": self.in_doubt}
+        lines = [
+            f"{label}: {email}: {detail}"
+            for label, rows in undelivered.items()
+            for email, detail in rows
+        ]
+        lines += [f"source {o.status}: {o.source}, {o.day}: {o.detail}" for o in self.sources]
+        return lines
+
+
+_PER_READER = [
+    f.name for f in fields(SendReport) if f.name not in ("day", "warnings", "sources", "workers")
+]
+
+
+def send_share(
+    session: Session,
+    day: date,
+    readers: Sequence[Reader],
+    options: SendOptions,
+    *,
+    now: datetime,
+    progress: Progress | None = None,
+    stop: Stop | None = None,
+) -> SendReport:
+    """Select and send the issues of `day` for `readers` in this process."""
+    plan = select_day(session, day, readers)
+    report = SendReport(day)
+    with nullcontext() if options.dry_run else session.backend() as backend:
+        sender = _Sender(session, plan, Composer.of(session.config), backend, options, now, report)
+        for pick in plan.picks:
+            if stop is not None and stop.is_set():
+                report.stopped.append(pick.reader.email)
+                continue
+            if progress is not None:
+                progress(pick.reader.email)
+            sender.deliver(pick.reader, pick.selection)
+    return report
+
+
+@dataclass
+class _Sender:
+    """One reader's issue at a time: checked against the ledger, claimed, sent, recorded.
+    Without a backend (a dry run) the message is built and counted, nothing recorded."""
+
+    session: Session
+    plan: DayPlan
+    composer: Composer
+    backend: Backend | None
+    options: SendOptions
+    now: datetime
+    report: SendReport
+    me: str = field(default_factory=claimant)  # per call: a forked worker is another sender
+
+    def deliver(self, reader: Reader, selection: Selection) -> None:
+        store, day, report = self.session.store, self.plan.day, self.report
+        if _settled(self.session, reader, day, report, self.options.resend_in_doubt):
+            return
+        if not selection.should_send:
+            report.no_papers.append(reader.email)
+            return
+        issue = self.composer.render(reader, selection)
+        message = self.composer.message(reader, selection, issue, self.now)
+        if self.backend is None:
+            report.would_send.append(reader.email)
+            return
+        resend = self.options.resend_in_doubt
+        if not store.claim(reader.key, day, self.me, resend_in_doubt=resend,
+                           horizon=self.plan.horizon):  # fmt: skip
+            if not _settled(self.session, reader, day, report, resend):
+                report.already.append(reader.email)  # being sent by another live process
+            return
+        result = self.backend.send(message, partial(store.handing_over, reader.key, day))
+        store.finish(
+            reader.key, day, result.outcome, message_id=message.envelope.message_id,
+            detail=result.detail, paper_ids=[p.paper.id for p in selection.papers],
+        )  # fmt: skip
+        self._count(reader, result.outcome, result.detail)
+
+    def _count(self, reader: Reader, outcome: DeliveryStatus, detail: str) -> None:
+        if outcome is DeliveryStatus.SENT:
+            self.report.sent.append(reader.email)
+            return
+        bucket = {
+            DeliveryStatus.DEFERRED: self.report.deferred,
+            DeliveryStatus.FAILED: self.report.failed,
+            DeliveryStatus.IN_DOUBT: self.report.in_doubt,
+        }[outcome]
+        bucket.append((reader.email, detail))
+        log.warning("%s: %s (%s)", reader.email, outcome.value, detail)
+
+
+def _settled(
+    session: Session, reader: Reader, day: date, report: SendReport, resend_in_doubt: bool
+) -> bool:
+    """Whether the reader's issue of `day` is not this run's to send; if so, say why in
+    `report`: sent, failed or being sent elsewhere count as already handled; in doubt stays in
+    doubt. A `sending` row is left to `Store.claim`, which tells a live sender from a dead one."""
+    record = session.store.delivery(reader.key, day)
+    if record is None or record.status in (DeliveryStatus.DEFERRED, DeliveryStatus.SENDING):
+        return False
+    if record.status is DeliveryStatus.IN_DOUBT:
+        if resend_in_doubt:
+            return False
+        detail = f"{record.detail} (not resent; see --resend-in-doubt)"
+        report.in_doubt.append((reader.email, detail))
+        return True
+    report.already.append(reader.email)
+    return True
+
+
+# --- worker processes -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker process needs, handed over once when it starts."""
+
+    config: Config
+    day: date
+    shares: tuple[tuple[Reader, ...], ...]  # one share of the readers per worker
+    options: SendOptions
+    backend: str | None
+    now: datetime
+
+
+_SPEC: list[tuple[WorkerSpec, Any, Any]] = []  # in a worker: (spec, done queue, stop event)
+
+
+def send_in_workers(
+    session: Session,
+    day: date,
+    readers: Sequence[Reader],
+    options: SendOptions,
+    workers: int,
+    *,
+    now: datetime,
+    progress: Progress | None = None,
+    stop: Stop | None = None,
+) -> SendReport:
+    """`send_share` in `workers` processes, each with its own share of the readers."""
+    import multiprocessing
+
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    context = multiprocessing.get_context(method)
+    log.info("sending with %d worker processes (%s)", workers, method)
+    shares = tuple(tuple(readers[number::workers]) for number in range(workers))
+    spec = WorkerSpec(session.config, day, shares, options, session.backend_name, now)
+    done, halt = context.Queue(), context.Event()
+    with context.Pool(workers, initializer=_start_worker, initargs=(spec, done, halt)) as pool:
+        pending = pool.map_async(_send_worker_share, range(workers))
+        while not pending.ready() or not done.empty():
+            if stop is not None and stop.is_set():
+                halt.set()
+            try:
+                email = done.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if progress is not None:
+                progress(email)
+        parts = pending.get()
+    report = SendReport(day, workers=workers)
+    for part in parts:
+        report.merge(part)
+    return report
+
+
+def _start_worker(spec: WorkerSpec, done: Any, halt: Any) -> None:
+    _SPEC[:] = [(spec, done, halt)]
+
+
+def _send_worker_share(number: int) -> SendReport:
+    """One worker's share (runs in a worker process)."""
+    spec, done, halt = _SPEC[0]
+    with Session.open(spec.config, backend=spec.backend, online=False) as session:
+        return send_share(
+            session, spec.day, spec.shares[number], spec.options, now=spec.now,
+            progress=done.put, stop=halt,
+        )  # fmt: skip
