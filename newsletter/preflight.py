@@ -76,9 +76,10 @@ def _dkim(config: Config) -> list[Problem]:
 
 
 def _smtp(config: Config, backend: str | None) -> list[Problem]:
+    from newsletter.delivery.registry import chosen_backend
+
     smtp = config.newsletter.smtp
-    chosen = backend or ("smtp" if smtp else "file")
-    if chosen != "smtp":
+    if chosen_backend(config, backend) != "smtp":
         return []
     if smtp is None:
         return [_problem(config, "newsletter", "the smtp backend needs a newsletter.smtp block")]

@@ -237,6 +237,8 @@ def send_in_workers(
 
     method = "fork" if threading.active_count() == 1 else "forkserver"
     context = multiprocessing.get_context(method)
+    if method == "forkserver":  # the server imports the stages once; each worker forks from it
+        context.set_forkserver_preload(["newsletter.sending", "newsletter.select"])
     log.info("sending with %d worker processes (%s)", workers, method)
     shares = tuple(tuple(readers[number::workers]) for number in range(workers))
     spec = WorkerSpec(session.config, day, shares, options, session.backend_name, now)

@@ -64,4 +64,6 @@ class Session:
         """The backend's registry name, without creating it."""
         if self.make_backend is not None:
             return "given"  # an object of this process: it cannot go to worker processes
-        return self.backend_name or ("smtp" if self.config.newsletter.smtp else "file")
+        from newsletter.delivery.registry import chosen_backend
+
+        return chosen_backend(self.config, self.backend_name)

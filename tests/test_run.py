@@ -51,16 +51,21 @@ def write_feeds(folder: Path) -> None:
         (folder / f"hf-{day}.json").write_bytes(hf_daily(entries))
 
 
+def start_run(path: Path) -> subprocess.Popen[str]:
+    """`newsletter run` as a process that sends every group once, in three seconds."""
+    at = (datetime.now(UTC) + timedelta(seconds=3)).isoformat(timespec="seconds")
+    return subprocess.Popen(
+        newsletter("run", "-c", str(path), "--first-send-at", at),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
 def test_run_sends_at_its_time_refuses_a_twin_and_stops_on_sigterm(tmp_path: Path) -> None:
     write_feeds(tmp_path)
     with smtp_server() as (port, script):
         path = tmp_path / "subscribers.yaml"
         path.write_text(CONFIG.format(port=port, folder=tmp_path), encoding="utf-8")
-        at = (datetime.now(UTC) + timedelta(seconds=3)).isoformat(timespec="seconds")
-        daemon = subprocess.Popen(
-            newsletter("run", "-c", str(path), "--first-send-at", at),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        daemon = start_run(path)
         try:
             assert script.wait_for(1, timeout=120), "no message arrived"
             twin = subprocess.run(newsletter("run", "-c", str(path)), capture_output=True,
@@ -160,11 +165,7 @@ def test_run_sends_from_worker_processes_above_the_threshold_like_send(tmp_path:
             for n in range(many - 1)
         )
         path.write_text(CONFIG.format(port=port, folder=tmp_path) + readers, encoding="utf-8")
-        at = (datetime.now(UTC) + timedelta(seconds=3)).isoformat(timespec="seconds")
-        daemon = subprocess.Popen(
-            newsletter("run", "-c", str(path), "--first-send-at", at),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        daemon = start_run(path)
         try:
             assert script.wait_for(many, timeout=300), "not every message arrived"
             daemon.send_signal(signal.SIGTERM)

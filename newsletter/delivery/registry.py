@@ -32,7 +32,11 @@ def backend_class(name: str) -> type[Backend]:
     return found
 
 
+def chosen_backend(config: Config, name: str | None = None) -> str:
+    """The name of the backend `name`, or the config's: smtp with an smtp block, else file."""
+    return name or ("smtp" if config.newsletter.smtp else "file")
+
+
 def backend_for(config: Config, name: str | None = None) -> Backend:
-    """The backend `name`, or the config's: smtp when an smtp block exists, else file."""
-    chosen = name or ("smtp" if config.newsletter.smtp else "file")
-    return backend_class(chosen).from_config(config)
+    """The backend `name`, or the config's (see `chosen_backend`), not yet opened."""
+    return backend_class(chosen_backend(config, name)).from_config(config)
