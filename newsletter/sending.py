@@ -18,7 +18,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from functools import partial
@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from newsletter.compose import Composer
 from newsletter.config import Config
+from newsletter.delivery.base import Result
+from newsletter.errors import DeliveryError, StoreError
 from newsletter.models import Reader, Selection
 from newsletter.plan import DayPlan, select_day
 from newsletter.session import Session
@@ -66,17 +68,19 @@ class SendReport:
     would_send: list[str] = field(default_factory=list)  # --dry-run
     warnings: list[str] = field(default_factory=list)
     sources: list[Any] = field(default_factory=list)  # fetching.SourceOutcome: failed or stale
-    stopped: list[str] = field(default_factory=list)  # not tried: the run was asked to stop
+    stopped: list[str] = field(default_factory=list)  # not tried: asked to stop, or halted
+    halted: list[str] = field(default_factory=list)  # why sending stopped early (the state)
     workers: int = 1  # processes that sent
 
     @property
     def ok(self) -> bool:
-        return not (self.failed or self.deferred or self.in_doubt or self.sources)
+        return not (self.failed or self.deferred or self.in_doubt or self.sources or self.halted)
 
     def merge(self, part: SendReport) -> None:
         """Add a worker's per-reader lists to this report."""
         for name in _PER_READER:
             getattr(self, name).extend(getattr(part, name))
+        self.halted += [reason for reason in part.halted if reason not in self.halted]
 
     def summary(self, dry_run: bool = False) -> str:
         """`DATE: sent N, skipped, already sent N, ...`: one line for a log or a terminal."""
@@ -88,22 +92,42 @@ class SendReport:
             ("failed", self.failed),
             ("in doubt", self.in_doubt),
         ]
+        if self.stopped:
+            counts.append(("not tried", self.stopped))
         return f"{self.day}: " + ", ".join(f"{label} {len(rows)}" for label, rows in counts)
 
     def problems(self) -> list[str]:
-        """One line per reader not delivered and per failed or stale source."""
+        """One line per reader not delivered (readers with the same reason share a line when
+        there are many), per failed or stale source, and why sending stopped early."""
         undelivered = {"deferred": self.deferred, "failed": self.failed, "in doubt": self.in_doubt}
-        lines = [
-            f"{label}: {email}: {detail}"
-            for label, rows in undelivered.items()
-            for email, detail in rows
-        ]
+        lines = [f"stopped sending: {reason}" for reason in self.halted]
+        for label, rows in undelivered.items():
+            lines += _grouped(label, rows)
+        if self.halted and self.stopped:
+            lines.append(f"not tried: {len(self.stopped)} readers (sent on the next run)")
         lines += [f"source {o.status}: {o.source}, {o.day}: {o.detail}" for o in self.sources]
         return lines
 
 
+def _grouped(label: str, rows: Sequence[tuple[str, str]], most: int = 3) -> list[str]:
+    """`label: email: detail` per row, or `label: N readers: detail` for a detail shared by
+    more than `most` readers (a refused connection is one line, not ten thousand)."""
+    shared: dict[str, list[str]] = {}
+    for email, detail in rows:
+        shared.setdefault(detail, []).append(email)
+    lines = []
+    for detail, emails in shared.items():
+        if len(emails) > most:
+            lines.append(f"{label}: {len(emails)} readers ({emails[0]}, ...): {detail}")
+        else:
+            lines += [f"{label}: {email}: {detail}" for email in emails]
+    return lines
+
+
 _PER_READER = [
-    f.name for f in fields(SendReport) if f.name not in ("day", "warnings", "sources", "workers")
+    f.name
+    for f in fields(SendReport)
+    if f.name not in ("day", "warnings", "sources", "workers", "halted")
 ]
 
 
@@ -117,18 +141,35 @@ def send_share(
     progress: Progress | None = None,
     stop: Stop | None = None,
 ) -> SendReport:
-    """Select and send the issues of `day` for `readers` in this process."""
+    """Select and send the issues of `day` for `readers` in this process.
+
+    A backend that cannot be opened (connection refused, TLS, login) leaves every reader's
+    issue `deferred` with the reason, so `history` shows it and the next run tries again. A
+    state database that cannot record a delivery stops the sending at once: the rest are left
+    for the next run, never sent unrecorded."""
     plan = select_day(session, day, readers)
     report = SendReport(day)
-    with nullcontext() if options.dry_run else session.backend() as backend:
-        sender = _Sender(session, plan, Composer.of(session.config), backend, options, now, report)
+    with ExitStack() as stack:
+        backend, unreachable = None, None
+        if not options.dry_run:
+            try:
+                backend = stack.enter_context(session.backend())
+            except DeliveryError as exc:
+                unreachable = f"not sent: {exc}"
+                log.error("%s", exc)
+        composer = Composer.of(session.config)
+        sender = _Sender(session, plan, composer, backend, options, now, report, unreachable)
         for pick in plan.picks:
-            if stop is not None and stop.is_set():
+            if (stop is not None and stop.is_set()) or report.halted:
                 report.stopped.append(pick.reader.email)
                 continue
             if progress is not None:
                 progress(pick.reader.email)
-            sender.deliver(pick.reader, pick.selection)
+            try:
+                sender.deliver(pick.reader, pick.selection)
+            except StoreError as exc:
+                report.halted.append(f"cannot record deliveries: {exc}")
+                log.error("stopped sending: cannot record deliveries: %s", exc)
     return report
 
 
@@ -144,6 +185,7 @@ class _Sender:
     options: SendOptions
     now: datetime
     report: SendReport
+    unreachable: str | None = None  # the backend could not be opened: why
     me: str = field(default_factory=claimant)  # per call: a forked worker is another sender
 
     def deliver(self, reader: Reader, selection: Selection) -> None:
@@ -155,7 +197,7 @@ class _Sender:
             return
         issue = self.composer.render(reader, selection)
         message = self.composer.message(reader, selection, issue, self.now)
-        if self.backend is None:
+        if self.backend is None and self.unreachable is None:
             report.would_send.append(reader.email)
             return
         resend = self.options.resend_in_doubt
@@ -164,7 +206,10 @@ class _Sender:
             if not _settled(self.session, reader, day, report, resend):
                 report.already.append(reader.email)  # being sent by another live process
             return
-        result = self.backend.send(message, partial(store.handing_over, reader.key, day))
+        if self.backend is None:  # unreachable: recorded, tried again on the next run
+            result = Result(DeliveryStatus.DEFERRED, self.unreachable or "not sent")
+        else:
+            result = self.backend.send(message, partial(store.handing_over, reader.key, day))
         store.finish(
             reader.key, day, result.outcome, message_id=message.envelope.message_id,
             detail=result.detail, paper_ids=[p.paper.id for p in selection.papers],
@@ -198,6 +243,9 @@ def _settled(
             return False
         detail = f"{record.detail} (not resent; see --resend-in-doubt)"
         report.in_doubt.append((reader.email, detail))
+        return True
+    if record.status is DeliveryStatus.FAILED:  # permanent: reported on every run of the date
+        report.failed.append((reader.email, f"{record.detail} (on an earlier run; not retried)"))
         return True
     report.already.append(reader.email)
     return True

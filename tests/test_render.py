@@ -219,3 +219,25 @@ def test_user_mjml_templates_are_autoescaped(tmp_path: Path) -> None:
     renderer = IssueRenderer(Newsletter("A <b>&"), environment(tmp_path))
     issue = renderer.render(selection(1), "x<y@example.org", None)
     assert "A &lt;b&gt;&amp; x&lt;y@example.org" in issue.html
+
+
+@pytest.mark.parametrize("count", [300, 500])
+def test_the_html_part_as_sent_fits_the_budget(renderer: IssueRenderer, count: int) -> None:
+    """The budget holds for the decoded HTML part of the message, in its canonical CRLF form,
+    not only for the string the renderer made."""
+    from datetime import UTC, datetime
+    from email import message_from_bytes, policy
+
+    from newsletter.mail import Headers, build
+
+    issue = renderer.render(selection(count), "ada@example.org", "Ada")
+    message = build(
+        issue, to_name="Ada", to_email="ada@example.org", day=DAY,
+        headers=Headers.of("Digest", "Digest <digest@example.org>"), now=datetime.now(UTC),
+    )  # fmt: skip
+    parsed = message_from_bytes(message.data, policy=policy.default)
+    html = next(part for part in parsed.walk() if part.get_content_type() == "text/html")
+    sent = html.get_payload(decode=True)
+    assert isinstance(sent, bytes) and b"\r\n" in sent
+    assert len(sent) == issue.html_bytes <= HTML_BUDGET
+    assert len(sent) > HTML_BUDGET - 10_000  # it fills the budget: the limit is what binds

@@ -80,8 +80,12 @@ def test_a_refused_recipient_does_not_stop_the_others(tmp_path: Path) -> None:
         assert sorted(r[0] for _, r, _ in script.received) == sorted(
             ["ada@example.org", "lab-reading-group@example.org"]
         )
-        again = run_send(path)  # a permanent failure is not retried on the next run
-        assert len(script.received) == 2 and "already sent 3" in again.stdout
+        again = run_send(path)  # a permanent failure is not retried, and is still reported
+        assert len(script.received) == 2
+        assert "already sent 2" in again.stdout and "failed 1" in again.stdout
+        assert again.returncode == 1
+        assert "failed: grace.hopper@example.org: RCPT TO: 550 5.1.1 no such user" in again.stderr
+        assert "not retried" in again.stderr
     with Store(tmp_path / "newsletter.db") as store:
         record = store.delivery("grace.hopper@example.org", DEMO_DAY)
         assert record is not None and record.status == "failed" and "550" in record.detail

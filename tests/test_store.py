@@ -159,18 +159,55 @@ def test_a_locked_database_is_a_store_error_after_the_busy_timeout(tmp_path: Pat
         assert [p.id for p in store.papers_for_day(date(2026, 7, 27))] == ["2607.00001"]
 
 
-def test_opening_a_locked_new_database_fails_with_a_store_error(tmp_path: Path) -> None:
+def test_opening_a_locked_database_fails_with_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "newsletter.db"
     Store(path).close()
-    path.unlink()
-    for suffix in ("-wal", "-shm"):
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
     with closing(sqlite3.connect(path, isolation_level=None)) as other:
-        other.execute("BEGIN IMMEDIATE")  # a rollback journal: the switch to WAL must wait
+        other.execute("BEGIN IMMEDIATE")  # opening migrates in a write transaction: it waits
         with pytest.raises(StoreError, match="database is locked"):
             Store(path, busy_timeout=0.1)
         other.execute("ROLLBACK")
     assert open_files(path) == []
+
+
+def test_a_truncated_state_file_is_refused_never_started_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "newsletter.db"
+    with Store(path) as store:
+        store.mark_delivered("ada@example.org", date(2026, 7, 27), ["2607.00001"])
+    path.write_bytes(b"")  # a disk or a careless `> newsletter.db` emptied it
+    with pytest.raises(StoreError, match="is empty \\(0 bytes\\)") as caught:
+        Store(path)
+    assert "\n" not in str(caught.value)
+    assert path.stat().st_size == 0  # left as found, for the operator to look at
+    assert open_files(path) == []
+
+
+def test_a_foreign_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with closing(sqlite3.connect(path)) as other:
+        other.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)")
+        other.commit()
+    with pytest.raises(StoreError, match="of something else"):
+        Store(path)
+    with closing(sqlite3.connect(path)) as other:
+        tables = [row[0] for row in other.execute("SELECT name FROM sqlite_master")]
+        assert tables == ["photos"]
+        assert other.execute("PRAGMA user_version").fetchone()[0] == 0
+
+
+def test_a_new_database_appears_whole_and_leaves_no_scratch_file(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "newsletter.db"
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+    assert path.stat().st_size > 0
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_state_path_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="state database"):
+        Store(blocker / "newsletter.db")
 
 
 @pytest.mark.parametrize(

@@ -27,4 +27,16 @@ class RenderedIssue:
 
     @property
     def html_bytes(self) -> int:
-        return len(self.html.encode())
+        """The size of the HTML part as sent (CRLF line breaks), before transfer encoding."""
+        return sent_size(self.html)
+
+
+def canonical(text: str) -> str:
+    """Text in the canonical form of a MIME text part: CRLF line breaks (RFC 2046)."""
+    return (text.replace("\r\n", "\n") if "\r" in text else text).replace("\n", "\r\n")
+
+
+def sent_size(text: str) -> int:
+    """The bytes of `canonical(text)` in UTF-8, without building it."""
+    size = len(text.encode("utf-8")) + text.count("\n")
+    return size - text.count("\r\n") if "\r" in text else size

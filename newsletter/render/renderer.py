@@ -32,7 +32,7 @@ from markupsafe import Markup
 from newsletter import unsubscribe
 from newsletter.errors import RenderError
 from newsletter.paths import builtin_templates
-from newsletter.render.issue import Layout, RenderedIssue
+from newsletter.render.issue import Layout, RenderedIssue, sent_size
 from newsletter.render.text import long_date, one_line, preheader, subject, wrap
 from newsletter.render.views import CardSlot, PaperView, interests_summary
 
@@ -228,7 +228,7 @@ class IssueRenderer:
 
         def attempt(layout: Layout) -> str | None:
             html = self._join(selection, email, name, layout)
-            return html if len(html.encode()) <= self.budget else None
+            return html if sent_size(html) <= self.budget else None
 
         html = attempt(Layout(count, 0, 0))
         if html is not None:

@@ -14,7 +14,9 @@ go through `transaction()`, reads through `_read()`, and both use it.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -118,12 +120,23 @@ class Database:
     def __init__(self, path: Path | str, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            self._create()
+        elif _truncated(self.path):
+            raise StoreError(
+                f"state database {self.path} is empty (0 bytes), so what was sent is unknown; "
+                "restore it from a backup, or remove it to start afresh (every reader may then "
+                "get the latest issue again)"
+            )
+        self._db = self._connect(self.path)
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        """Open, configure and migrate `path`; the connection is closed if any step fails."""
         with self._translated():
-            self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+            self._db = sqlite3.connect(path, timeout=self.busy_timeout, isolation_level=None)
         try:
             with self._translated():
-                self._db.execute(f"PRAGMA busy_timeout = {round(busy_timeout * 1000)}")
+                self._db.execute(f"PRAGMA busy_timeout = {round(self.busy_timeout * 1000)}")
                 self._enable_wal()
                 self._db.execute("PRAGMA foreign_keys = ON")
                 self._db.execute("PRAGMA synchronous = NORMAL")
@@ -131,6 +144,30 @@ class Database:
         except BaseException:
             self._db.close()
             raise
+        return self._db
+
+    def _create(self) -> None:
+        """Make a new database beside `path` and link it into place whole, so that a file at
+        `path` is always a complete database: an empty one there was truncated, not new."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+            os.close(handle)
+        except OSError as exc:
+            raise StoreError(f"state database {self.path}: {exc.strerror or exc}") from exc
+        fresh = Path(name)
+        try:
+            self._connect(fresh).close()
+            try:
+                os.link(fresh, self.path)
+            except FileExistsError:
+                pass  # another process created it first: use theirs
+            except OSError:  # a file system without hard links
+                if not self.path.exists():
+                    fresh.replace(self.path)
+        finally:
+            for leftover in (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm")):
+                leftover.unlink(missing_ok=True)
 
     def __enter__(self) -> Self:
         return self
@@ -205,6 +242,12 @@ class Database:
     def _migrate(self) -> None:
         with self.transaction() as db:
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            tables = db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+            if version == 0 and tables:
+                raise StoreError(
+                    f"{self.path} is an SQLite database of something else (tables but no "
+                    "paper-digest schema); point `state:` at another file"
+                )
             if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"state database {self.path} has schema version {version}, newer than this "
@@ -215,6 +258,12 @@ class Database:
                 for statement in _statements(MIGRATIONS[number]):
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _truncated(path: Path) -> bool:
+    """An existing database file with no bytes and no write-ahead log holding its pages."""
+    wal = Path(f"{path}-wal")
+    return path.stat().st_size == 0 and not (wal.exists() and wal.stat().st_size > 0)
 
 
 def _now() -> str:

@@ -1,0 +1,132 @@
+"""A damaged, foreign, emptied or full state database: one clear line, never a traceback,
+never a reader mailed twice, never a delivery lost without a word. And a relay that cannot be
+reached leaves the day in the history, to be sent on the next run."""
+
+from __future__ import annotations
+
+import resource
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from contextlib import closing
+from pathlib import Path
+
+from newsletter.demo import DEMO_DAY
+from newsletter.store import Store
+from tests.sending import READERS, SEND_ENV, add_readers, demo_config, run_send, send_command
+from tests.smtpserver import smtp_server
+
+
+def command(path: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "newsletter", name, "-c", str(path), *args],
+        capture_output=True, text=True, timeout=120, env=SEND_ENV,
+    )  # fmt: skip
+
+
+def one_clear_line(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, result.stderr
+    for word in words:
+        assert word in errors[0], errors[0]
+
+
+def test_a_malformed_state_file_is_one_line_for_every_command(tmp_path: Path) -> None:
+    path = demo_config(tmp_path, None)
+    assert command(path, "send", "--date", str(DEMO_DAY)).returncode == 0
+    state = tmp_path / "newsletter.db"
+    size = state.stat().st_size
+    with state.open("r+b") as stream:  # keep the header page, scramble every other page
+        stream.seek(4096)
+        stream.write((bytes(range(256)) * (size // 256 + 1))[: size - 4096])
+    for name, args in [
+        ("send", ("--date", str(DEMO_DAY))),
+        ("history", ()),
+        ("status", ()),
+        ("fetch", ("--date", str(DEMO_DAY))),
+        ("preview", ("--date", str(DEMO_DAY), "--out", str(tmp_path / "p"))),
+    ]:
+        one_clear_line(command(path, name, *args), "state database", str(state))
+
+
+def test_a_dropped_table_is_one_line(tmp_path: Path) -> None:
+    path = demo_config(tmp_path, None)
+    assert command(path, "send", "--date", str(DEMO_DAY)).returncode == 0
+    with closing(sqlite3.connect(tmp_path / "newsletter.db")) as db:
+        db.execute("DROP TABLE deliveries")
+        db.commit()
+    for name in ("history", "status", "send"):
+        extra = ("--date", str(DEMO_DAY)) if name == "send" else ()
+        one_clear_line(command(path, name, *extra), "no such table")
+
+
+def test_an_emptied_state_file_is_refused_and_nobody_gets_the_issue_twice(tmp_path: Path) -> None:
+    path = demo_config(tmp_path, None)
+    assert command(path, "send", "--date", str(DEMO_DAY)).returncode == 0
+    outbox = sorted((tmp_path / "outbox" / "new").iterdir())
+    assert len(outbox) == len(READERS)
+    (tmp_path / "newsletter.db").write_bytes(b"")
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"newsletter.db{suffix}").unlink(missing_ok=True)
+    one_clear_line(command(path, "send", "--date", str(DEMO_DAY)), "is empty (0 bytes)")
+    assert sorted((tmp_path / "outbox" / "new").iterdir()) == outbox
+    assert (tmp_path / "newsletter.db").stat().st_size == 0
+
+
+def test_a_foreign_database_as_state_is_refused(tmp_path: Path) -> None:
+    path = demo_config(tmp_path, None)
+    with closing(sqlite3.connect(tmp_path / "newsletter.db")) as db:
+        db.execute("CREATE TABLE notes (body TEXT)")
+        db.commit()
+    one_clear_line(command(path, "send", "--date", str(DEMO_DAY)), "something else")
+    assert not (tmp_path / "outbox").exists()
+
+
+def _full_disk(limit: int) -> None:
+    """In the child: files may not grow past `limit` bytes, as on a full disk (Python ignores
+    SIGXFSZ, so a write past it fails with EFBIG)."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_full_disk_while_sending_stops_at_once_and_loses_nobody(tmp_path: Path) -> None:
+    with smtp_server() as (port, script):
+        path = demo_config(tmp_path, port)
+        readers = add_readers(path, 40)
+        fetched = command(path, "fetch", "--date", str(DEMO_DAY))
+        assert fetched.returncode == 0, fetched.stderr
+        full = subprocess.run(
+            send_command(path, "--workers", "1"), capture_output=True, text=True, timeout=300,
+            env=SEND_ENV, preexec_fn=lambda: _full_disk(160_000),
+        )  # fmt: skip
+        assert full.returncode == 1
+        assert "Traceback" not in full.stderr
+        assert "cannot record deliveries" in full.stderr or "state database" in full.stderr
+        first = Counter(script.recipients())
+        assert 0 < sum(first.values()) < len(readers)  # it stopped part way
+        again = run_send(path)
+        received = Counter(script.recipients())
+        assert max(received.values()) == 1, "a reader got the issue twice"
+        doubted = {email for email in readers if f"in doubt: {email}:" in again.stderr}
+        assert set(received) | doubted == set(readers), "a reader was lost without a word"
+    with Store(tmp_path / "newsletter.db") as store:
+        statuses = Counter(str(r.status) for r in store.deliveries(DEMO_DAY))
+        assert statuses["sent"] + statuses["in_doubt"] == len(readers)
+
+
+def test_an_unreachable_relay_leaves_the_day_in_the_history(tmp_path: Path) -> None:
+    with smtp_server() as (port, script):
+        pass  # the server has stopped: its port now refuses connections
+    path = demo_config(tmp_path, port)
+    result = run_send(path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "deferred: ada@example.org: not sent: SMTP server 127.0.0.1" in result.stderr
+    history = command(path, "history", "--date", str(DEMO_DAY))
+    assert history.stdout.count("deferred") == len(READERS), history.stdout
+    with smtp_server() as (again, script):
+        path = demo_config(tmp_path, again)
+        later = run_send(path)
+        assert later.returncode == 0, later.stderr
+        assert sorted(script.recipients()) == sorted(READERS)
