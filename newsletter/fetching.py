@@ -8,7 +8,8 @@ Outcomes:
 - `no announcement`: an arXiv listing for a day arXiv does not announce (weekend, holiday);
 - `stale`: an arXiv listing that still carries an earlier date on an announcement day - the
   announcement is late or the feed is cached; try again later;
-- `failed`: the source could not be read or parsed.
+- `failed`: the source could not be read or parsed (an HTTP error, a timeout past the deadline,
+  a body over the size cap, a refused redirect, a document that is not a feed...).
 
 A saved arXiv listing read from a local file is never stale: reading it for a day is how a day
 is replayed or a demo is built, so its papers are stored under the day asked for.
@@ -28,7 +29,7 @@ from newsletter.calendar import is_announcement_day
 from newsletter.config import Config, SourceBase
 from newsletter.errors import SourceError
 from newsletter.models import Paper
-from newsletter.sources.base import ParseResult, SkippedItem
+from newsletter.sources.base import ParseResult, SkippedItem, one_line_error
 from newsletter.sources.http import Fetcher
 from newsletter.sources.merge import merge_papers
 from newsletter.sources.registry import SourcePlan, plan
@@ -164,15 +165,24 @@ def _unread(store: Store, name: str, day: date, status: FetchStatus, detail: str
 
 
 def fetch_source(source: SourceBase, day: date, fetcher: Fetcher, config: Config) -> SourceOutcome:
+    """Read, parse and judge one source; whatever goes wrong is this source's `failed` outcome
+    with a one-line reason, never an exception that would stop the other sources."""
     source_plan = plan(source, day)
     try:
         fetched = fetcher.get(source_plan.url, source=source_plan.name, base_dir=config.base_dir)
         parsed = source_plan.parse(fetched.body)
     except SourceError as exc:
-        return SourceOutcome(source_plan.name, FetchStatus.FAILED, day, detail=exc.reason)
+        return _failed(source_plan.name, day, exc.reason)
+    except Exception as exc:  # the last line of the promise above; the traceback with --debug
+        log.debug("%s: unexpected failure", source_plan.name, exc_info=True)
+        return _failed(source_plan.name, day, f"unexpected error: {one_line_error(exc)}")
     outcome = _judge(source_plan, parsed, day, config.newsletter.holidays)
     outcome.not_modified = fetched.not_modified
     return outcome
+
+
+def _failed(name: str, day: date, reason: str) -> SourceOutcome:
+    return SourceOutcome(name, FetchStatus.FAILED, day, detail=" ".join(reason.split()))
 
 
 def _judge(

@@ -8,18 +8,57 @@ A `Paper` is what every source produces and what the store keeps. Its `id` is th
 - anything else: `url:` + the item's link (or its feed guid).
 
 All text fields are plain, cleaned text (no markup, no entities); they are untrusted and must be
-escaped wherever they are shown. Link fields only ever hold http(s) URLs.
+escaped wherever they are shown. Link fields only ever hold http(s) URLs. Counts and versions are
+integers in [0, MAX_COUNT]: a larger number is clamped to MAX_COUNT (also when a paper stored by an
+older release is read back), anything that is not a count is refused (see `as_count`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+MAX_COUNT = 2**31 - 1  # the largest count or version kept: sane, and safe for int64 and SQLite
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def as_count(value: object) -> int | None:
+    """`value` as a count (upvotes, stars, comments) or a version: None, or an int in
+    [0, MAX_COUNT].
+
+    Larger numbers, +infinity included, are clamped to MAX_COUNT; floats with no fraction and
+    strings of decimal digits are read as integers. Booleans, negative numbers, fractions, NaN
+    and anything else raise ValueError.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a count")
+    if isinstance(value, float):
+        if math.isnan(value) or (math.isfinite(value) and not value.is_integer()):
+            raise ValueError(f"{value!r} is not a whole number")
+        value = MAX_COUNT if value > MAX_COUNT else int(value) if value >= 0 else -1
+    elif isinstance(value, str):
+        text = value.strip()
+        if not _DIGITS.fullmatch(text):
+            raise ValueError(f"{text[:20]!r} is not a whole number")
+        digits = text.lstrip("0") or "0"
+        value = MAX_COUNT if len(digits) > 10 else int(digits)
+    if not isinstance(value, int):
+        raise ValueError(f"a {type(value).__name__} is not a count")
+    if value < 0:
+        raise ValueError("a count cannot be negative")
+    return min(value, MAX_COUNT)
+
+
+Count = Annotated[int | None, BeforeValidator(as_count)]
 
 
 class AnnounceType(StrEnum):
@@ -53,21 +92,21 @@ class Links(_Frozen):
 class PaperExtras(_Frozen):
     """What some sources know about a paper beyond its metadata."""
 
-    upvotes: int | None = None  # Hugging Face Daily Papers
+    upvotes: Count = None  # Hugging Face Daily Papers
     ai_summary: str | None = None  # Hugging Face
     keywords: tuple[str, ...] = ()  # Hugging Face ai_keywords, feed tags
-    github_stars: int | None = None
+    github_stars: Count = None
     thumbnail: str | None = None  # http(s) image URL
     comments: str | None = None  # arXiv author comments ("12 pages, 3 figures")
     journal_ref: str | None = None
-    num_comments: int | None = None  # discussion size on Hugging Face
+    num_comments: Count = None  # discussion size on Hugging Face
 
 
 class Paper(_Frozen):
     """One paper of the day, as every source reports it."""
 
     id: str
-    version: int | None = None
+    version: Count = None
     title: str
     authors: tuple[str, ...] = ()
     abstract: str = ""

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from email.utils import format_datetime
+from pathlib import Path
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -87,3 +88,49 @@ def hf_daily(entries: list[tuple[str, str, int]]) -> bytes:
             }
         )
     return json.dumps(papers).encode()
+
+
+# --- configs of a few sources, for the fetching tests -----------------------------------------
+
+MONDAY = date(2026, 7, 27)
+LISTING = arxiv_rss(
+    MONDAY,
+    [
+        Item("2607.00001", "Mixture of experts at scale"),
+        Item("2607.00002", announce="cross", categories=["stat.ML", "cs.LG"]),
+    ],
+)
+SUBSCRIBERS = """
+subscribers:
+  - email: ada@example.org
+    interests: {keywords: [things]}
+"""
+
+
+def arxiv_source(url: str, name: str = "arxiv") -> str:
+    return (
+        f"    - type: arxiv\n      name: {name}\n      categories: [cs.LG]\n"
+        f"      url: {_quoted(url)}\n"
+    )
+
+
+def feed_source(url: str, name: str = "feed") -> str:
+    return f"    - type: feed\n      name: {name}\n      url: {_quoted(url)}\n"
+
+
+def hf_source(url: str, name: str = "huggingface") -> str:
+    return f"    - type: huggingface\n      name: {name}\n      url: {_quoted(url)}\n"
+
+
+def _quoted(url: str) -> str:
+    """A YAML single-quoted scalar: `{date}` and `:` stay text."""
+    return "'" + url.replace("'", "''") + "'"
+
+
+def write_sources(folder: Path, *sources: str) -> Path:
+    """A config reading `sources` (YAML list items), in `folder`; the good local listing
+    `good.xml` (LISTING, dated MONDAY) is written beside it for `arxiv_source("good.xml")`."""
+    (folder / "good.xml").write_bytes(LISTING)
+    path = folder / "subscribers.yaml"
+    path.write_text("newsletter:\n  sources:\n" + "".join(sources) + SUBSCRIBERS, encoding="utf-8")
+    return path

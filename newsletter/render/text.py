@@ -1,7 +1,8 @@
 """Plain-text helpers for headers, cards and the text part: standard library only.
 
 Feed text is untrusted: `one_line` removes every control and separator character (so nothing
-can start a new header or line), and `safe_url` lets only absolute http(s) URLs through.
+can start a new header or line), and `safe_url` lets only absolute http(s) URLs with a plain
+host through (no user info, no backslash).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from newsletter.models import SelectedPaper
@@ -22,6 +24,9 @@ SUMMARY_MAX = 420  # characters of abstract shown on a card
 SUMMARY_SENTENCES = 3
 AUTHORS_SHOWN = 3
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_HTTP_URL = re.compile(r"https?://[^\s/]", re.IGNORECASE)
+_SPACE = re.compile(r"\s")
+_AUTHORITY = re.compile(r"(?:[^\W_][\w.-]*|\[[0-9a-fA-F:.]+\])(?::[0-9]{0,5})?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[$\"'“])")
 
 
@@ -129,10 +134,21 @@ def _wrap_words(words: list[str], prefix: str, indent: str, width: int) -> str:
 
 
 def safe_url(url: str | None) -> str | None:
-    """Only absolute http(s) URLs without spaces or control characters reach a template."""
+    """Only absolute http(s) URLs with a plain host reach a template: no spaces, control
+    characters or backslashes anywhere, no user info (`https://arxiv.org@evil.example/`), no
+    `%` or other odd characters in the host, a valid port. The same rule as the parsers'
+    `sources.text.safe_url`, checked again here, so that a link stored by an older release is
+    held to it too.
+    """
     if not url:
         return None
     url = url.strip()
-    if not re.match(r"^https?://[^\s/]", url, re.IGNORECASE) or _CONTROL.search(url):
+    if not _HTTP_URL.match(url) or _CONTROL.search(url) or _SPACE.search(url) or "\\" in url:
         return None
-    return url
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on an invalid port)
+    except ValueError:
+        return None
+    authority = _AUTHORITY.fullmatch(parts.netloc)
+    return url if parts.hostname and authority else None

@@ -215,19 +215,26 @@ def entry_terms(entry: Entry, *, first: str | None = None) -> tuple[str, ...]:
 
 
 def parse_datetime(value: str | None) -> datetime | None:
-    """Read an RFC 822 or ISO 8601 date; keeps its time zone, assumes UTC when it has none."""
+    """Read an RFC 822 or ISO 8601 date; keeps its time zone, assumes UTC when it has none.
+
+    Anything else, an absurd offset or a moment that cannot be converted to UTC, is None."""
     if not value or not value.strip():
         return None
     text = value.strip()
     moment: datetime | None = None
     try:
         moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
             return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    try:
+        moment.astimezone(UTC)  # a moment at the edge of the calendar cannot be compared
+    except (ValueError, OverflowError):
+        return None
+    return moment
 
 
 def feed_date(feed: Entry) -> date | None:

@@ -32,7 +32,7 @@ from newsletter.sources._feedparse import (
     parse_datetime,
     result,
 )
-from newsletter.sources.base import ParseResult
+from newsletter.sources.base import ParseResult, guarded_parser
 from newsletter.sources.text import (
     ABSTRACT_MAX_CHARS,
     TITLE_MAX_CHARS,
@@ -57,12 +57,14 @@ _LEGACY_TITLE = re.compile(
 )
 _LEGACY_TYPES = {"UPDATED": AnnounceType.REPLACE, "CROSS LISTED": AnnounceType.CROSS}
 _DOI = re.compile(r"10\.\d{4,9}/\S+")
+_VERSION_MAX_DIGITS = 6  # arXiv versions are small numbers; `v` + 7 digits is not a reference
 
 
 def parse_arxiv_id(value: str) -> tuple[str, int | None] | None:
     """The arXiv id without version, and the version, in an id, arXiv URL or `arXiv:` reference.
 
-    Old-style ids lose their subject class (`math.PR/0501001` -> `math/0501001`).
+    Old-style ids lose their subject class (`math.PR/0501001` -> `math/0501001`). A reference
+    with an absurd version (`v` and more than six digits) is not an arXiv id.
     """
     text = value.strip()
     match = _BARE_ID.fullmatch(text) or _ID_REFERENCE.search(text)
@@ -73,6 +75,8 @@ def parse_arxiv_id(value: str) -> tuple[str, int | None] | None:
         archive, number = arxiv_id.split("/", 1)
         arxiv_id = f"{archive.split('.', 1)[0].lower()}/{number}"
     version = match.group("version")
+    if version and len(version) > _VERSION_MAX_DIGITS:
+        return None
     return arxiv_id, int(version) if version else None
 
 
@@ -91,6 +95,7 @@ def doi_url(doi: str | None) -> str | None:
     return safe_url(f"https://doi.org/{match.group(0)}") if match else None
 
 
+@guarded_parser
 def parse_rss(data: bytes, *, source: str, include_replacements: bool = False) -> ParseResult:
     """Parse an arXiv listing, current RSS 2.0 or legacy RSS 1.0/RDF."""
     loaded = load_feed(data, source=source)
@@ -187,6 +192,7 @@ def _announce_type(value: str | None) -> AnnounceType | None:
         return None
 
 
+@guarded_parser
 def parse_atom(data: bytes, *, source: str) -> ParseResult:
     """Parse an arXiv API response (export.arxiv.org/api/query), legacy or current layout."""
     loaded = load_feed(data, source=source)

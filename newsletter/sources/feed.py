@@ -24,7 +24,7 @@ from newsletter.sources._feedparse import (
     result,
 )
 from newsletter.sources.arxiv import arxiv_links, doi_url, parse_arxiv_id
-from newsletter.sources.base import ParseResult
+from newsletter.sources.base import ParseResult, guarded_parser
 from newsletter.sources.text import ABSTRACT_MAX_CHARS, TITLE_MAX_CHARS, clean_text, safe_url
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ _DOI_PREFIXES = ("doi:", "info:doi/", "https://doi.org/", "http://doi.org/", "ht
 _DATE_KEYS = ("published", "updated", "prism_publicationdate", "prism_coverdate", "created")
 
 
+@guarded_parser
 def parse_feed(data: bytes, *, source: str) -> ParseResult:
     """Parse any RSS or Atom feed of papers."""
     loaded = load_feed(data, source=source)

@@ -1,18 +1,31 @@
-"""Reading a source's bytes: local files, or HTTP done politely and robustly.
+"""Reading a source's bytes: local files, or HTTP done politely, robustly and within bounds.
 
 - at most one request every 3 seconds to arXiv hosts (their published limit), per process;
 - conditional GET: the ETag / Last-Modified of the last answer are sent back, a 304 reuses the
   cached body;
 - 429 and 5xx answers and transport errors are retried with exponential backoff and jitter,
   honouring `Retry-After` (capped), a bounded number of times;
-- redirects are followed; a permanent one is logged so the config can be updated;
+- redirects are followed here, hop by hop (at most `MAX_REDIRECTS`): only to http(s) URLs
+  without user info, and never from a public address into a non-public one (loopback, private,
+  link-local, cloud metadata...; see `is_public_address`), unless the configured URL is itself
+  non-public (`hosts.py`); a permanent one is logged so the config can be updated;
 - other 4xx answers fail at once with the status in the message.
+
+Every read is bounded (`limits.py`): one deadline (`DEADLINE`) covers all attempts, waits and
+redirects of a source, enforced while waiting for headers and while streaming the body (a
+watchdog cuts the connection at the deadline, so a server dripping one byte a second cannot hold
+a run); the body is decoded piece by piece and never grows past `MAX_BODY` bytes decoded. Local
+files get the same cap and deadline. Every failure is a `FetchError` with a one-line reason.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import random
+import re
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +37,18 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from newsletter import __version__
-from newsletter.errors import FetchError
+from newsletter.errors import FetchError, SourceError
+from newsletter.sources.base import one_line_error
+from newsletter.sources.hosts import Resolver, is_public_host
+from newsletter.sources.limits import (
+    DEADLINE,
+    MAX_BODY,
+    BodyDecoder,
+    Deadline,
+    Watchdog,
+    read_file,
+    size_text,
+)
 
 if TYPE_CHECKING:
     from newsletter.store import CachedResponse
@@ -34,8 +58,10 @@ log = logging.getLogger(__name__)
 ARXIV_HOSTS = ("arxiv.org", "export.arxiv.org", "rss.arxiv.org", "www.arxiv.org")
 ARXIV_INTERVAL = 3.0  # seconds between two requests to an arXiv host
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_BODY = 64 * 1024 * 1024
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_RETRY_AFTER = 120.0
+MAX_REDIRECTS = 5
+_UNSAFE_LOCATION = re.compile(r"[\s\x00-\x1f\x7f-\x9f\\]")
 
 
 class ResponseCache(Protocol):
@@ -62,13 +88,28 @@ def user_agent(contact: str | None) -> str:
 def make_client(contact: str | None, timeout: float = 30.0) -> httpx.Client:
     return httpx.Client(
         timeout=httpx.Timeout(timeout, connect=10.0),
-        follow_redirects=True,
+        follow_redirects=False,  # the Fetcher follows them, checking every hop
         headers={"User-Agent": user_agent(contact)},
     )
 
 
+@dataclass(frozen=True)
+class _Answer:
+    url: httpx.URL
+    status: int
+    phrase: str
+    headers: httpx.Headers
+    body: bytes = b""
+
+
 class Fetcher:
-    """Reads URLs and local paths for the sources; one per run, shared by all sources."""
+    """Reads URLs and local paths for the sources; one per run, shared by all sources.
+
+    `deadline` bounds one `get` (seconds), `max_body` its document (bytes, decoded),
+    `max_redirects` its hops; `is_public(host)` says whether a redirect may lead to `host`
+    (default: `is_public_host` with `resolve`, itself `socket.getaddrinfo` by default; tests
+    declare a name public and map it to 127.0.0.1).
+    """
 
     def __init__(
         self,
@@ -80,6 +121,11 @@ class Fetcher:
         intervals: dict[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: float = DEADLINE,
+        max_body: int = MAX_BODY,
+        max_redirects: int = MAX_REDIRECTS,
+        is_public: Callable[[str], bool] | None = None,
+        resolve: Resolver = socket.getaddrinfo,
     ) -> None:
         self.client = client
         self.cache = cache
@@ -90,22 +136,36 @@ class Fetcher:
         )
         self.clock = clock
         self.sleep = sleep
+        self.deadline = deadline
+        self.max_body = max_body
+        self.max_redirects = max_redirects
+        self.is_public = is_public or functools.partial(is_public_host, resolve=resolve)
         self._last_request: dict[str, float] = {}
 
     def get(self, url: str, *, source: str, base_dir: Path | None = None) -> Fetched:
+        deadline = Deadline(self.clock, self.deadline)
+        try:
+            return self._get(url, source, base_dir, deadline)
+        except SourceError:
+            raise
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError, ValueError) as exc:
+            raise FetchError(source, f"{one_line_error(exc)} ({_shown(url)})") from exc
+
+    def _get(self, url: str, source: str, base_dir: Path | None, deadline: Deadline) -> Fetched:
         scheme = urlsplit(url).scheme.lower()
         if scheme in ("http", "https"):
-            return self._get_http(url, source)
+            return self._get_http(url, source, deadline)
         if scheme == "file":
-            return Fetched(url, _read_file(Path(unquote(urlsplit(url).path)), source))
+            path = Path(unquote(urlsplit(url).path))
+            return Fetched(url, read_file(path, source, self.max_body, deadline))
         if scheme and len(scheme) > 1:  # a one-letter "scheme" is a Windows drive
             raise FetchError(source, f"unsupported URL scheme {scheme!r} in {url}")
         path = Path(url).expanduser()
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
-        return Fetched(str(path), _read_file(path, source))
+        return Fetched(str(path), read_file(path, source, self.max_body, deadline))
 
-    def _get_http(self, url: str, source: str) -> Fetched:
+    def _get_http(self, url: str, source: str, deadline: Deadline) -> Fetched:
         cached = self.cache.cached_response(url) if self.cache else None
         headers = {}
         if cached is not None:
@@ -113,71 +173,157 @@ class Fetcher:
                 headers["If-None-Match"] = cached.etag
             if cached.last_modified:
                 headers["If-Modified-Since"] = cached.last_modified
-        response, body = self._request_with_retries(url, source, headers)
-        if response.status_code == 304 and cached is not None:
+        answer = self._request_with_retries(url, source, headers, deadline)
+        if answer.status == 304 and cached is not None:
             log.info("%s: not modified since the last fetch", source)
             return Fetched(url, cached.body, not_modified=True)
-        if self.cache is not None and (
-            response.headers.get("etag") or response.headers.get("last-modified")
-        ):
-            self.cache.cache_response(
-                url, response.headers.get("etag"), response.headers.get("last-modified"), body
-            )
-        return Fetched(str(response.url), body)
+        etag, modified = answer.headers.get("etag"), answer.headers.get("last-modified")
+        if self.cache is not None and (etag or modified):
+            self.cache.cache_response(url, etag, modified, answer.body)
+        return Fetched(str(answer.url), answer.body)
 
     def _request_with_retries(
-        self, url: str, source: str, headers: dict[str, str]
-    ) -> tuple[httpx.Response, bytes]:
+        self, url: str, source: str, headers: dict[str, str], deadline: Deadline
+    ) -> _Answer:
         for attempt in range(1, self.attempts + 1):
-            self._respect_interval(url)
             try:
-                response, body = self._request(url, headers)
+                answer = self._follow(url, source, headers, deadline)
             except httpx.TransportError as exc:
                 reason = _describe_transport_error(exc)
                 if attempt == self.attempts:
-                    raise FetchError(source, f"{reason} ({url}, after {attempt} attempts)") from exc
-                self._wait(source, attempt, None, reason)
+                    where = f"{_shown(url)}, after {attempt} attempts"
+                    raise FetchError(source, f"{reason} ({where})") from exc
+                self._wait(source, attempt, None, reason, deadline)
                 continue
-            if response.status_code in RETRY_STATUSES and attempt < self.attempts:
-                self._wait(
-                    source,
-                    attempt,
-                    response.headers.get("retry-after"),
-                    f"HTTP {response.status_code}",
-                )
+            if answer.status in RETRY_STATUSES and attempt < self.attempts:
+                retry_after = answer.headers.get("retry-after")
+                self._wait(source, attempt, retry_after, f"HTTP {answer.status}", deadline)
                 continue
-            _check_status(response, source, bool(headers))
-            return response, body
+            _check_status(answer, source, bool(headers))
+            return answer
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _request(self, url: str, headers: dict[str, str]) -> tuple[httpx.Response, bytes]:
-        with self.client.stream("GET", url, headers=headers) as response:
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > MAX_BODY:
-                    raise httpx.DecodingError(f"response larger than {MAX_BODY // 2**20} MiB")
-                chunks.append(chunk)
-        for hop in response.history:
-            if hop.status_code in (301, 308):
-                log.warning("%s moved permanently to %s; update the url", hop.url, response.url)
-        return response, b"".join(chunks)
+    def _follow(
+        self, url: str, source: str, headers: dict[str, str], deadline: Deadline
+    ) -> _Answer:
+        """One attempt: the request and every redirect, each hop checked before it is asked."""
+        current = httpx.URL(url)
+        origin_public: bool | None = None
+        for hop in range(self.max_redirects + 1):
+            self._respect_interval(current.host, source, deadline)
+            answer = self._exchange(current, source, headers, deadline)
+            location = answer.headers.get("location")
+            if answer.status not in REDIRECT_STATUSES or location is None:
+                return answer
+            if hop == self.max_redirects:
+                raise FetchError(source, f"too many redirects (more than {hop}) from {_shown(url)}")
+            if origin_public is None:
+                origin_public = self.is_public(_host(httpx.URL(url)))
+            target = self._redirect_target(current, location, source, origin_public)
+            if answer.status in (301, 308):
+                log.warning(
+                    "%s moved permanently to %s; update the url", _shown(current), _shown(target)
+                )
+            current = target
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _respect_interval(self, url: str) -> None:
-        host = (urlsplit(url).hostname or "").lower()
+    def _redirect_target(
+        self, current: httpx.URL, location: str, source: str, origin_public: bool
+    ) -> httpx.URL:
+        refused = f"refused a redirect from {_shown(current)} to {location[:120]!r}"
+        if _UNSAFE_LOCATION.search(location):
+            raise FetchError(source, f"{refused}: odd characters")
+        try:
+            target = current.join(location)
+        except httpx.InvalidURL as exc:
+            raise FetchError(source, f"{refused}: {exc}") from exc
+        problem = None
+        if target.scheme not in ("http", "https"):
+            problem = "not an http(s) URL"
+        elif target.userinfo:
+            problem = "a URL with user info"
+        elif not target.raw_host:
+            problem = "no host"
+        elif origin_public and not self.is_public(_host(target)):
+            problem = "a non-public address (loopback, private, link-local or metadata)"
+        if problem:
+            raise FetchError(source, f"{refused}: {problem}")
+        return target
+
+    def _exchange(
+        self, url: httpx.URL, source: str, headers: dict[str, str], deadline: Deadline
+    ) -> _Answer:
+        """One request; the body is read (decoded, capped) only for a 200 answer."""
+        left = deadline.left()
+        if left <= 0:
+            raise deadline.passed(source, _shown(url))
+        headers = {**headers, "Accept-Encoding": "gzip, deflate", "Connection": "close"}
+        watchdog = Watchdog(left)
+        handed_over = False
+        try:
+            with (
+                watchdog,
+                self.client.stream(
+                    "GET",
+                    url,
+                    headers=headers,
+                    follow_redirects=False,
+                    timeout=_bounded(self.client.timeout, left),
+                    extensions={"trace": watchdog.trace},
+                ) as response,
+            ):
+                handed_over = True
+                ok = response.status_code == 200
+                body = self._read_body(response, source, deadline) if ok else b""
+                status, phrase = response.status_code, response.reason_phrase
+                return _Answer(url, status, phrase, response.headers, body)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            if watchdog.fired or deadline.left() <= 0:
+                raise deadline.passed(source, _shown(url)) from exc
+            if watchdog.answered and not handed_over:  # httpx could not read the Location
+                reason = f"refused a redirect from {_shown(url)}: {one_line_error(exc)}"
+                raise FetchError(source, reason) from exc
+            raise
+
+    def _read_body(self, response: httpx.Response, source: str, deadline: Deadline) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared[:20]) > self.max_body:
+            raise FetchError(source, f"the answer is larger than {size_text(self.max_body)}")
+        body = BodyDecoder(response.headers.get("content-encoding", ""), self.max_body, source)
+        raw = 0
+        for chunk in response.iter_raw():
+            raw += len(chunk)
+            if raw > self.max_body:
+                raise FetchError(source, f"the answer is larger than {size_text(self.max_body)}")
+            body.feed(chunk)
+            if deadline.left() <= 0:
+                raise deadline.passed(source, _shown(response.url))
+        return body.finish()
+
+    def _respect_interval(self, host: str, source: str, deadline: Deadline) -> None:
+        host = host.lower()
         interval = self.intervals.get(host, 0.0)
         last = self._last_request.get(host)
         if interval and last is not None:
             wait = last + interval - self.clock()
+            if wait >= deadline.left():
+                raise deadline.passed(source, f"waiting {wait:.1f} s before asking {host}")
             if wait > 0:
                 self.sleep(wait)
         self._last_request[host] = self.clock()
 
-    def _wait(self, source: str, attempt: int, retry_after: str | None, reason: str) -> None:
+    def _wait(
+        self, source: str, attempt: int, retry_after: str | None, reason: str, deadline: Deadline
+    ) -> None:
         delay = _retry_after_seconds(retry_after)
         if delay is None:
             delay = self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 2)
+        if delay >= deadline.left():
+            raise FetchError(
+                source,
+                f"{reason}; a retry in {delay:.1f} s would pass the deadline of "
+                f"{self.deadline:g} s (after {attempt} attempts)",
+            )
         log.warning(
             "%s: %s; retrying in %.1f s (attempt %d of %d)",
             source,
@@ -189,13 +335,39 @@ class Fetcher:
         self.sleep(delay)
 
 
-def _check_status(response: httpx.Response, source: str, conditional: bool) -> None:
-    status = response.status_code
+def _shown(url: httpx.URL | str) -> str:
+    """A URL for a message or a log: without its user info (a password in the config)."""
+    try:
+        return str(httpx.URL(url).copy_with(userinfo=b""))
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return repr(str(url)[:200])
+
+
+def _host(url: httpx.URL) -> str:
+    return url.raw_host.decode("ascii", errors="replace")
+
+
+def _bounded(timeout: httpx.Timeout, left: float) -> httpx.Timeout:
+    """The client's timeouts, none longer than the time left."""
+
+    def bound(value: float | None) -> float:
+        return min(value, left) if value is not None else left
+
+    return httpx.Timeout(
+        connect=bound(timeout.connect),
+        read=bound(timeout.read),
+        write=bound(timeout.write),
+        pool=bound(timeout.pool),
+    )
+
+
+def _check_status(answer: _Answer, source: str, conditional: bool) -> None:
+    status = answer.status
     if status == 200 or (status == 304 and conditional):
         return
-    phrase = response.reason_phrase or ""
     hint = " (the feed is gone; remove or update this source)" if status == 410 else ""
-    raise FetchError(source, f"HTTP {status} {phrase} from {response.url}{hint}".replace("  ", " "))
+    message = f"HTTP {status} {answer.phrase[:80]} from {_shown(answer.url)}{hint}"
+    raise FetchError(source, " ".join(message.split()))
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
@@ -205,10 +377,11 @@ def _retry_after_seconds(value: str | None) -> float | None:
         seconds = float(value)
     except ValueError:
         try:
-            moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
-        seconds = moment.timestamp() - time.time()
+    if math.isnan(seconds):
+        return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
@@ -216,14 +389,5 @@ def _describe_transport_error(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect: {exc}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _read_file(path: Path, source: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as exc:
-        raise FetchError(source, f"file not found: {path}") from exc
-    except OSError as exc:
-        raise FetchError(source, f"cannot read {path}: {exc.strerror}") from exc
+        return f"cannot connect: {' '.join(str(exc).split())}"
+    return one_line_error(exc)

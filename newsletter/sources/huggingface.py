@@ -4,29 +4,36 @@ The API returns a JSON list of `{"paper": {...}, ...}` objects. The 2024 shape h
 authors, publishedAt, title, summary, upvotes}` and a top-level `mediaUrl`; the 2026 shape adds
 `submittedOnDailyAt`, `ai_summary`, `ai_keywords`, `githubRepo`, `githubStars`, `projectPage`
 and a top-level `thumbnail`. Every paper is an arXiv paper; Hugging Face gives no categories.
+
+Numbers are untrusted: counts are read with `as_count` (clamped to `MAX_COUNT`; a value that is
+not a count is left out), and an integer literal too long for Python to read is read as infinity
+(so clamped) instead of failing the whole document.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import Counter
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
 from newsletter.errors import FeedParseError
-from newsletter.models import Links, Paper, PaperExtras
+from newsletter.models import Links, Paper, PaperExtras, as_count
 from newsletter.sources._feedparse import ItemError, collect_items, looks_like_html, parse_datetime
 from newsletter.sources.arxiv import arxiv_links, parse_arxiv_id
-from newsletter.sources.base import ParseResult
+from newsletter.sources.base import ParseResult, guarded_parser
 from newsletter.sources.text import ABSTRACT_MAX_CHARS, TITLE_MAX_CHARS, clean_text, safe_url
 
 logger = logging.getLogger(__name__)
 
 _KEYWORD_MAX_CHARS = 100
+_INT_MAX_DIGITS = 30  # longer integer literals are read as +-infinity, never converted
 
 
+@guarded_parser
 def parse_daily_papers(data: bytes, *, source: str) -> ParseResult:
     """Parse one day of Hugging Face Daily Papers; `feed_date` is the day most papers were on."""
     items = _load_list(data, source)
@@ -48,11 +55,14 @@ def _load_list(data: bytes, source: str) -> list[Any]:
         raise FeedParseError(source, "not a feed: got an HTML page")
     text = data.decode("utf-8-sig", errors="replace")
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise FeedParseError(source, f"not JSON: {exc.msg} at line {exc.lineno}") from exc
     except RecursionError as exc:
         raise FeedParseError(source, "not usable JSON: nested too deeply") from exc
+    except ValueError as exc:  # a number Python refuses to read
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise FeedParseError(source, f"not usable JSON: {reason}") from exc
     if isinstance(document, Mapping) and "error" in document:
         message = clean_text(str(document["error"]), max_chars=200)
         raise FeedParseError(source, f"Hugging Face API error: {message}")
@@ -151,8 +161,17 @@ def _text(mapping: Mapping[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _parse_int(literal: str) -> int | float:
+    """A JSON integer; one too long to be a real count is +-infinity (clamped by `as_count`)."""
+    if len(literal.lstrip("-")) > _INT_MAX_DIGITS:
+        return -math.inf if literal.startswith("-") else math.inf
+    return int(literal)
+
+
 def _count(value: Any) -> int | None:
-    """A non-negative integer count, or None for anything else (bools included)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    """A count clamped to MAX_COUNT, or None for what is not one (bools, negatives, text)."""
+    try:
+        return as_count(value)
+    except ValueError:
+        logger.debug("not a count: a %s", type(value).__name__)
         return None
-    return value
