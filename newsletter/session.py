@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from newsletter.config import Config
 from newsletter.store import Store
 
+FETCH_BUDGET = 900.0  # seconds a session may spend reading sources, all together
+
 if TYPE_CHECKING:
     from newsletter.delivery.base import Backend
     from newsletter.sources.http import Fetcher
@@ -48,7 +50,7 @@ class Session:
                 from newsletter.sources.http import Fetcher, make_client
 
                 client = stack.enter_context(make_client(config.newsletter.contact))
-                fetcher = Fetcher(client, store)
+                fetcher = Fetcher(client, store, budget=FETCH_BUDGET)
             yield cls(config, store, fetcher, backend, make_backend)
 
     def backend(self) -> Backend:

@@ -445,3 +445,23 @@ def test_public_addresses_are_public(host: str) -> None:
 )
 def test_names_are_judged_by_every_address_they_resolve_to(host: str, public: bool) -> None:
     assert is_public_host(host, resolve=fake_resolve) is public
+
+
+def test_a_run_has_one_budget_for_all_its_sources(
+    tmp_path: Path, server: FeedServer, make_fetcher: Callable[..., Fetcher]
+) -> None:
+    """Each source has its deadline, and the run as a whole a budget: slow sources one after
+    another cannot hold the run for the sum of their deadlines; local files are still read."""
+    fake = FakeTime()
+    early = server.route("/early", Reply(body=LISTING))
+    late = server.route("/late", Reply(body=LISTING))
+    fetcher = make_fetcher(deadline=60.0, budget=10.0, clock=fake.clock, sleep=fake.sleep)
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = fetch(tmp_path / "a", fetcher, feed_source(early, "early"), GOOD)
+    assert outcomes(first)["early"].status is FetchStatus.OK
+    fake.sleep(10.5)  # the run spent its budget on slow sources
+    second = fetch(tmp_path / "b", fetcher, feed_source(late, "late"), GOOD)
+    found = outcomes(second)
+    assert found["late"].status is FetchStatus.FAILED and "ran out" in found["late"].detail
+    assert server.hits("/late") == []  # not even asked
+    assert found["good"].status is FetchStatus.OK  # a local listing is not the network

@@ -105,7 +105,8 @@ class _Answer:
 class Fetcher:
     """Reads URLs and local paths for the sources; one per run, shared by all sources.
 
-    `deadline` bounds one `get` (seconds), `max_body` its document (bytes, decoded),
+    `deadline` bounds one `get` (seconds) and `budget` all of them together (a run's time for
+    reading sources; None: no bound beyond each get's), `max_body` a document (bytes, decoded),
     `max_redirects` its hops; `is_public(host)` says whether a redirect may lead to `host`
     (default: `is_public_host` with `resolve`, itself `socket.getaddrinfo` by default; tests
     declare a name public and map it to 127.0.0.1).
@@ -122,6 +123,7 @@ class Fetcher:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         deadline: float = DEADLINE,
+        budget: float | None = None,
         max_body: int = MAX_BODY,
         max_redirects: int = MAX_REDIRECTS,
         is_public: Callable[[str], bool] | None = None,
@@ -137,13 +139,23 @@ class Fetcher:
         self.clock = clock
         self.sleep = sleep
         self.deadline = deadline
+        self.budget = budget
+        self._budget_end = None if budget is None else clock() + budget
         self.max_body = max_body
         self.max_redirects = max_redirects
         self.is_public = is_public or functools.partial(is_public_host, resolve=resolve)
         self._last_request: dict[str, float] = {}
 
     def get(self, url: str, *, source: str, base_dir: Path | None = None) -> Fetched:
-        deadline = Deadline(self.clock, self.deadline)
+        seconds = self.deadline
+        if self._budget_end is not None and _is_http(url):  # local files are not the network
+            left = self._budget_end - self.clock()
+            if left <= 0:
+                raise FetchError(
+                    source, f"not read: the run's {self.budget:g} s for reading sources ran out"
+                )
+            seconds = min(seconds, left)
+        deadline = Deadline(self.clock, seconds)
         try:
             return self._get(url, source, base_dir, deadline)
         except SourceError:
@@ -391,3 +403,7 @@ def _describe_transport_error(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect: {' '.join(str(exc).split())}"
     return one_line_error(exc)
+
+
+def _is_http(url: str) -> bool:
+    return urlsplit(url).scheme.lower() in ("http", "https")
