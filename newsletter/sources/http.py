@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import random
 import re
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
@@ -46,7 +44,9 @@ from newsletter.sources.limits import (
     BodyDecoder,
     Deadline,
     Watchdog,
+    bounded_timeout,
     read_file,
+    retry_after_seconds,
     size_text,
 )
 
@@ -59,7 +59,6 @@ ARXIV_HOSTS = ("arxiv.org", "export.arxiv.org", "rss.arxiv.org", "www.arxiv.org"
 ARXIV_INTERVAL = 3.0  # seconds between two requests to an arXiv host
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-MAX_RETRY_AFTER = 120.0
 MAX_REDIRECTS = 5
 _UNSAFE_LOCATION = re.compile(r"[\s\x00-\x1f\x7f-\x9f\\]")
 
@@ -280,7 +279,7 @@ class Fetcher:
                     url,
                     headers=headers,
                     follow_redirects=False,
-                    timeout=_bounded(self.client.timeout, left),
+                    timeout=bounded_timeout(self.client.timeout, left),
                     extensions={"trace": watchdog.trace},
                 ) as response,
             ):
@@ -327,7 +326,7 @@ class Fetcher:
     def _wait(
         self, source: str, attempt: int, retry_after: str | None, reason: str, deadline: Deadline
     ) -> None:
-        delay = _retry_after_seconds(retry_after)
+        delay = retry_after_seconds(retry_after)
         if delay is None:
             delay = self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 2)
         if delay >= deadline.left():
@@ -359,20 +358,6 @@ def _host(url: httpx.URL) -> str:
     return url.raw_host.decode("ascii", errors="replace")
 
 
-def _bounded(timeout: httpx.Timeout, left: float) -> httpx.Timeout:
-    """The client's timeouts, none longer than the time left."""
-
-    def bound(value: float | None) -> float:
-        return min(value, left) if value is not None else left
-
-    return httpx.Timeout(
-        connect=bound(timeout.connect),
-        read=bound(timeout.read),
-        write=bound(timeout.write),
-        pool=bound(timeout.pool),
-    )
-
-
 def _check_status(answer: _Answer, source: str, conditional: bool) -> None:
     status = answer.status
     if status == 200 or (status == 304 and conditional):
@@ -380,21 +365,6 @@ def _check_status(answer: _Answer, source: str, conditional: bool) -> None:
     hint = " (the feed is gone; remove or update this source)" if status == 410 else ""
     message = f"HTTP {status} {answer.phrase[:80]} from {_shown(answer.url)}{hint}"
     raise FetchError(source, " ".join(message.split()))
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-    if math.isnan(seconds):
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _describe_transport_error(exc: httpx.TransportError) -> str:

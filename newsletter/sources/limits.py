@@ -14,21 +14,27 @@ Every failure is a `FetchError` with a one-line reason.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import socket
 import stat
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from newsletter.errors import FetchError
 
 MAX_BODY = 64 * 1024 * 1024  # bytes of a source's document, decoded
 DEADLINE = 120.0  # seconds for one source: every attempt, wait and redirect included
 STEP = 1024 * 1024  # bytes decoded, or read from a file, at a time
+MAX_RETRY_AFTER = 120.0  # seconds: the longest Retry-After honoured
 
 
 @dataclass
@@ -221,3 +227,34 @@ def size_text(limit: int) -> str:
     """`64 MiB`, or `1000 bytes`."""
     mib = 1024 * 1024
     return f"{limit // mib} MiB" if limit >= mib and limit % mib == 0 else f"{limit} bytes"
+
+
+def bounded_timeout(timeout: httpx.Timeout, left: float) -> httpx.Timeout:
+    """The client's timeouts, none longer than the time left."""
+
+    def bound(value: float | None) -> float:
+        return min(value, left) if value is not None else left
+
+    return httpx.Timeout(
+        connect=bound(timeout.connect),
+        read=bound(timeout.read),
+        write=bound(timeout.write),
+        pool=bound(timeout.pool),
+    )
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A `Retry-After` header (seconds or an HTTP date) as seconds from now, at most
+    `MAX_RETRY_AFTER`; None when there is none or it makes no sense."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
