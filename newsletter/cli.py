@@ -99,6 +99,8 @@ def validate(config_path: Path) -> None:
             click.echo(str(problem), err=True)
         count = len(exc.problems)
         raise click.ClickException(f"{count} problem{'s' * (count != 1)} in {config_path}") from exc
+    for notice in preflight.notices(config):
+        click.echo(f"note: {notice}", err=True)
     sources = len(config.newsletter.sources)
     click.echo(f"OK: {len(config.subscribers)} subscribers, {sources} sources")
 

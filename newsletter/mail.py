@@ -7,6 +7,13 @@ and base64 (MJML writes the HTML as one very long line; base64 keeps every line 
 
 Every header value goes through `header_text` first: no CR, LF or other control or separator
 character can start a new header, whatever a feed title or a reader's name contains.
+
+Internationalised addresses: a domain is written with IDNA A-labels (`ada@bücher.de` travels as
+`ada@xn--bcher-kva.de`), so an address whose local part is ASCII needs nothing special. A
+non-ASCII local part (`用户@例子.广告`) cannot be written in ASCII at all: such a message carries
+the address in UTF-8 in its headers (RFC 6532) and `Message.needs_smtputf8` tells the SMTP
+backend to send it with the SMTPUTF8 extension (RFC 6531), or not at all. Messages with ASCII
+addresses are byte for byte what they were.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from datetime import date, datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
+from urllib.parse import quote
 
 from newsletter.addresses import reader_key
 from newsletter.errors import DeliveryError
@@ -30,6 +38,7 @@ DKIM_HEADERS = (
     b"list-unsubscribe-post", b"mime-version", b"content-type",
 )  # fmt: skip
 _ASCII_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
+_URI_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '%"<>\\^`{|}')
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,62 @@ class Envelope:
 @dataclass(frozen=True)
 class Message:
     envelope: Envelope
-    data: bytes  # CRLF line endings, every line <= 998 octets
+    data: bytes  # CRLF line endings, every line <= 998 octets; UTF-8 headers only if needed
+
+    @property
+    def needs_smtputf8(self) -> bool:
+        """Whether an address (in the envelope or the headers) is not ASCII: SMTP must carry
+        this message with the SMTPUTF8 extension (RFC 6531)."""
+        envelope = self.envelope
+        return not (envelope.sender.isascii() and envelope.recipient.isascii() and
+                    self.data.isascii())  # fmt: skip
+
+    @property
+    def international_address(self) -> str:
+        """The address that makes the message need SMTPUTF8 (the recipient first)."""
+        envelope = self.envelope
+        return envelope.sender if envelope.recipient.isascii() else envelope.recipient
+
+
+def ascii_domain(domain: str) -> str:
+    """The domain in IDNA A-labels (`bücher.de` -> `xn--bcher-kva.de`); an ASCII domain, or
+    one no IDNA codec can write (left for the server to judge), as it is."""
+    if domain.isascii():
+        return domain
+    try:
+        import idna  # IDNA 2008 with UTS 46, as email-validator checks addresses
+
+        return str(idna.encode(domain, uts46=True).decode("ascii"))
+    except (ImportError, UnicodeError, ValueError):
+        pass  # idna.IDNAError is a UnicodeError
+    try:
+        return domain.encode("idna").decode("ascii")  # IDNA 2003, Python's own codec
+    except UnicodeError:
+        return domain
+
+
+def wire_address(email: str) -> str:
+    """An address as it travels in SMTP and in headers. An ASCII local part: the domain in
+    A-labels, the whole address ASCII. A UTF-8 local part needs SMTPUTF8 anyway: the address
+    as written (U-labels, which RFC 6531 allows), as the reader knows it."""
+    local, at, domain = email.rpartition("@")
+    if not at or not local.isascii():
+        return email
+    return f"{local}@{ascii_domain(domain)}"
+
+
+def uri_address(email: str) -> str:
+    """An address for a `mailto:` URI, always ASCII: the domain in A-labels, a UTF-8 local part
+    percent-encoded (RFC 6068), so that the List-Unsubscribe header holding it stays ASCII."""
+    local, at, domain = email.rpartition("@")
+    if not at or local.isascii():
+        return wire_address(email)
+    return f"{quote(local, safe=_URI_SAFE)}@{ascii_domain(domain)}"
+
+
+def needs_smtputf8(email: str) -> bool:
+    """Whether `email` can only be sent with SMTPUTF8: its local part is not ASCII."""
+    return not email.rpartition("@")[0].isascii()
 
 
 def header_text(value: str) -> str:
@@ -61,12 +125,21 @@ def encode_header(value: str) -> str:
 
 
 def address(name: str | None, email: str) -> str:
-    """`Name <a@b>`, the name RFC 2047-encoded when it is not ASCII."""
-    return formataddr((header_text(name or ""), header_text(email)), charset="utf-8")
+    """`Name <a@b>`, the name RFC 2047-encoded when it is not ASCII, the domain in A-labels;
+    a local part that is not ASCII stays UTF-8 (RFC 6532)."""
+    name, email = header_text(name or ""), wire_address(header_text(email))
+    if email.isascii():
+        return formataddr((name, email), charset="utf-8")
+    if not name:
+        return email
+    placeholder = "<placeholder@invalid>"  # formataddr quotes or encodes the name; it only
+    shown = formataddr((name, placeholder[1:-1]), charset="utf-8")  # takes ASCII addresses
+    return f"{shown.removesuffix(placeholder)}<{email}>"
 
 
 def domain_of(sender: str) -> str:
-    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    """The sender's domain in A-labels (Message-ID and List-Id are ASCII)."""
+    return ascii_domain(parseaddr(sender)[1].rpartition("@")[2] or "localhost")
 
 
 def message_id(email: str, day: date, sender: str) -> str:
@@ -92,7 +165,7 @@ class Headers:
         return cls(
             sender=address(name, mail),
             list_id=f"{encode_header(title)} <{slug}.{domain_of(mail)}>",
-            unsubscribe_mailto=mail,
+            unsubscribe_mailto=uri_address(mail),
         )
 
     @property
@@ -136,10 +209,10 @@ def build(
         f"--{boundary}--",
         "",
     ]
-    data = "\r\n".join(lines).encode("ascii")
+    data = "\r\n".join(lines).encode("utf-8")  # ASCII unless an address is not (RFC 6532)
     if dkim is not None:
         data = dkim.sign(data)
-    return Message(Envelope(parseaddr(headers.sender)[1], to_email, mid), data)
+    return Message(Envelope(headers.address, wire_address(to_email), mid), data)
 
 
 def notice(subject: str, text: str, *, to_email: str, headers: Headers, now: datetime) -> Message:
@@ -152,8 +225,8 @@ def notice(subject: str, text: str, *, to_email: str, headers: Headers, now: dat
         _part("text/plain", text),
         "",
     ]
-    data = "\r\n".join(lines).encode("ascii")
-    return Message(Envelope(parseaddr(headers.sender)[1], to_email, mid), data)
+    data = "\r\n".join(lines).encode("utf-8")
+    return Message(Envelope(headers.address, wire_address(to_email), mid), data)
 
 
 def _head(headers: Headers, to: str, subject: str, now: datetime, mid: str) -> list[str]:

@@ -4,12 +4,16 @@ A config can be valid as a file and still not work: a templates folder that does
 template that does not compile, a DKIM key that is missing or unreadable, the SMTP password's
 variable unset. `newsletter validate` reports these with the schema's problems, and `send` and
 `preview` run the same checks first, so nothing fails halfway through a day.
+
+`notices` are what is worth knowing but stops nothing: addresses that only a server offering
+SMTPUTF8 (RFC 6531) can carry, because their local part is not ASCII.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from email.utils import parseaddr
 
 from newsletter.config import Config
 from newsletter.errors import ConfigError, NewsletterError, Problem
@@ -24,6 +28,34 @@ def problems(config: Config, *, backend: str | None = None, connects: bool = Tru
     if connects:
         found += _smtp(config, backend)
     return found
+
+
+def notices(config: Config) -> list[Problem]:
+    """What `validate` tells without failing, in file order: each address that needs a server
+    offering SMTPUTF8 (the sender's: every message; a reader's: that reader's issue, which
+    fails on a server without it while the others are sent)."""
+    from newsletter.mail import needs_smtputf8
+
+    found = []
+    settings = config.newsletter
+    sender = parseaddr(settings.sender)[1]
+    if needs_smtputf8(sender):
+        found.append(_problem(config, "newsletter.sender", _smtputf8(sender, "every message")))
+    if settings.alerts_to and needs_smtputf8(settings.alerts_to):
+        key, what = "newsletter.alerts_to", "alerts to it"
+        found.append(_problem(config, key, _smtputf8(settings.alerts_to, what)))
+    for index, reader in enumerate(config.readers):
+        if needs_smtputf8(reader.email):
+            key = f"subscribers[{index}].email"
+            found.append(_problem(config, key, _smtputf8(reader.email, "this reader's issue")))
+    return found
+
+
+def _smtputf8(address: str, what: str) -> str:
+    return (
+        f"{address} has a non-ASCII local part: {what} can only be sent through an SMTP server "
+        "that offers SMTPUTF8 (RFC 6531); without it, it fails"
+    )
 
 
 def check(config: Config, *, backend: str | None = None, connects: bool = True) -> None:

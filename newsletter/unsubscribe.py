@@ -14,6 +14,7 @@ from email.utils import parseaddr
 from urllib.parse import quote
 
 from newsletter.addresses import reader_key
+from newsletter.mail import uri_address
 
 SECRET_ENV = "NEWSLETTER_UNSUBSCRIBE_SECRET"
 
@@ -27,7 +28,7 @@ def token(email: str, secret: str) -> str:
 def mailto(sender: str, email: str | None = None, secret: str | None = None) -> str:
     """`mailto:SENDER?subject=unsubscribe TOKEN` (the token only with a secret)."""
     secret = secret if secret is not None else os.environ.get(SECRET_ENV)
-    address = parseaddr(sender)[1]
+    address = uri_address(parseaddr(sender)[1])
     subject = "unsubscribe" if not (email and secret) else f"unsubscribe {token(email, secret)}"
     return f"mailto:{address}?subject={quote(subject)}"
 

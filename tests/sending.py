@@ -40,8 +40,28 @@ def demo_config(tmp_path: Path, port: int | None, extra: str = "") -> Path:
     return path
 
 
+def with_timeout(path: Path, seconds: float) -> Path:
+    """The config at `path` with `smtp.timeout: seconds` (demo_config writes 10)."""
+    text = path.read_text(encoding="utf-8").replace("timeout: 10\n", f"timeout: {seconds}\n")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def add_reader(path: Path, address: str, name: str | None = None) -> None:
+    """Append one reader who shares Ada's interests."""
+    named = f"    name: {name}\n" if name else ""
+    entry = (f"  - email: {address}\n{named}    interests:\n"
+             f'      keywords: ["mixture of experts", "diffusion model", "agents"]\n')  # fmt: skip
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write("\n" + entry)
+
+
 def parse(data: bytes) -> EmailMessage:
-    message = email.message_from_bytes(data, policy=email.policy.default)
+    """A message as the `email` package reads it; UTF-8 headers (RFC 6532) as text."""
+    if data.isascii():
+        message = email.message_from_bytes(data, policy=email.policy.default)
+    else:  # the bytes parser would keep the UTF-8 of an address as surrogates
+        message = email.message_from_string(data.decode("utf-8"), policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     return message
 

@@ -1,18 +1,27 @@
-"""A real SMTP server on 127.0.0.1 (aiosmtpd) whose answers a test can script.
+"""SMTP servers on 127.0.0.1 whose answers a test can script.
 
-Besides scripted replies it can misbehave the way real servers do: drop the connection at a
-given recipient or right after a message's data (before its reply), answer slowly, or call the
-test back at a given point so the test can kill the client there.
+`smtp_server`: a real SMTP server (aiosmtpd). Besides scripted replies it can misbehave the way
+real servers do: drop the connection at a given recipient or right after a message's data
+(before its reply), answer slowly, or call the test back at a given point so the test can kill
+the client there; with `smtputf8` it offers SMTPUTF8.
+
+`hostile_server`: a small raw-socket server (threads) for what aiosmtpd will not do: drip a
+reply one byte every N seconds, answer garbage or binary, hang up or reset the connection at a
+chosen command, refuse at the greeting, echo the AUTH credentials in its error, offer SMTPUTF8
+or not. Every loop in it is bounded (connections, commands, lines, seconds) and its threads
+stop when the block ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 import ssl
+import struct
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +41,7 @@ class Script:
     on_rcpt: Callable[[int], None] | None = None  # called with the RCPT count
     on_data: Callable[[int], None] | None = None  # called with the DATA count, before the reply
     received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+    mail_options: list[list[str]] = field(default_factory=list)  # per message received
     logins: list[str] = field(default_factory=list)
     rcpts: int = 0
     datas: int = 0
@@ -90,6 +100,7 @@ class _Handler:
             script.on_data(count)
         with script.changed:
             script.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+            script.mail_options.append(list(envelope.mail_options))
             script.changed.notify_all()
         if count in script.drop_after_data:
             _hang_up(server)
@@ -118,12 +129,13 @@ def free_port() -> int:
 
 @contextmanager
 def smtp_server(
-    script: Script | None = None, *, tls: ssl.SSLContext | None = None
+    script: Script | None = None, *, tls: ssl.SSLContext | None = None, smtputf8: bool = False
 ) -> Iterator[tuple[int, Script]]:
-    """Serve `script` on a free port; with `tls`, offer STARTTLS with that context."""
+    """Serve `script` on a free port; with `tls`, offer STARTTLS with that context; with
+    `smtputf8`, offer SMTPUTF8 (RFC 6531)."""
     script = script or Script()
     port = free_port()
-    options: dict[str, Any] = {"auth_require_tls": tls is not None}
+    options: dict[str, Any] = {"auth_require_tls": tls is not None, "enable_SMTPUTF8": smtputf8}
     if tls is not None:
         options["tls_context"] = tls
     controller = Controller(
@@ -138,3 +150,264 @@ def smtp_server(
         yield port, script
     finally:
         controller.stop()
+
+
+# --- a hostile server: raw sockets, misbehaving on purpose ------------------------------------
+
+STAGES = ("GREETING", "EHLO", "HELO", "STARTTLS", "TLS", "AUTH", "MAIL", "RCPT", "DATA", "DOT",
+          "RSET", "QUIT", "NOOP")  # fmt: skip  # DOT: the reply after the message's final "."
+MAX_CONNECTIONS = 40
+MAX_COMMANDS = 200  # per connection
+MAX_MESSAGE_LINES = 100_000
+IDLE_LIMIT = 30.0  # seconds the server waits for a client's next line
+
+
+@dataclass
+class Hostile:
+    """How the hostile server misbehaves. A stage key is a name from STAGES (every time) or
+    `NAME#n` (only the n-th time over the server's life, 1-based): `"RCPT#2"`."""
+
+    drip: set[str] = field(default_factory=set)  # these replies come one byte every `every` s
+    every: float = 0.25
+    padding: int = 80  # characters added to a dripped reply, so that it lasts
+    garbage: dict[str, bytes] = field(default_factory=dict)  # raw bytes instead of the reply
+    replies: dict[str, str] = field(default_factory=dict)  # another reply, e.g. "421 busy"
+    close_at: set[str] = field(default_factory=set)  # hang up instead of replying
+    reset_at: set[str] = field(default_factory=set)  # reset (TCP RST) instead of replying
+    smtputf8: bool = False  # offer SMTPUTF8 (and 8BITMIME)
+    starttls: bool = False  # offer STARTTLS (the server cannot do TLS: see the TLS stage)
+    auth: bool = True  # offer AUTH PLAIN LOGIN, accept any login
+    echo_credentials: bool = False  # answer AUTH with a 535 that repeats what the client sent
+    commands: list[str] = field(default_factory=list)  # every line received outside DATA
+    received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+    connections: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    changed: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.changed = threading.Condition(self.lock)
+
+    def count(self, stage: str) -> int:
+        with self.lock:
+            self.counts[stage] = self.counts.get(stage, 0) + 1
+            return self.counts[stage]
+
+    def recipients(self) -> list[str]:
+        return [rcpt for _, rcpts, _ in self.received for rcpt in rcpts]
+
+    def wait_for(self, count: int, timeout: float = 30) -> bool:
+        """Block until `count` messages were received (no polling, no sleeping)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: len(self.received) >= count, timeout)
+
+
+def _chosen(keys: set[str] | dict[str, Any], stage: str, n: int) -> str | None:
+    for key in (f"{stage}#{n}", stage):
+        if key in keys:
+            return key
+    return None
+
+
+class _Session:
+    """One client connection of the hostile server; every loop bounded."""
+
+    def __init__(self, script: Hostile, conn: socket.socket, stop: threading.Event) -> None:
+        self.script, self.conn, self.stop = script, conn, stop
+        self.reader = conn.makefile("rb")
+        self.mail_from, self.rcpts = "", list[str]()
+
+    def answer(self, stage: str, reply: bytes) -> bool:
+        """Send the reply to `stage` as scripted; False when the connection is over."""
+        script, n = self.script, self.script.count(stage)
+        if _chosen(script.close_at, stage, n):
+            self.conn.shutdown(socket.SHUT_RDWR)
+            return False
+        if _chosen(script.reset_at, stage, n):
+            self.conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.conn.close()
+            return False
+        key = _chosen(script.garbage, stage, n)
+        other = _chosen(script.replies, stage, n)
+        if key is not None:
+            reply = script.garbage[key]
+        elif other is not None:
+            reply = script.replies[other].encode() + b"\r\n"
+        try:
+            if _chosen(script.drip, stage, n):
+                return self._drip(reply)
+            self.conn.sendall(reply)
+        except OSError:
+            return False
+        return not (other is not None and script.replies[other][:3] in ("421", "221"))
+
+    def _drip(self, reply: bytes) -> bool:
+        body = reply.removesuffix(b"\r\n")
+        reply = body + b" " + b"z" * self.script.padding + b"\r\n" if body else reply
+        for byte in reply:
+            if self.stop.wait(self.script.every):  # the server misbehaving, not synchronisation
+                return False
+            self.conn.sendall(bytes([byte]))
+        return True
+
+    def line(self) -> bytes:
+        return self.reader.readline(65536)
+
+    def serve(self) -> None:
+        if not self.answer("GREETING", b"220 hostile.test ESMTP\r\n"):
+            return
+        for _ in range(MAX_COMMANDS):
+            line = self.line()
+            if not line or self.stop.is_set():
+                return
+            with self.script.lock:
+                self.script.commands.append(line.decode("utf-8", "replace").rstrip("\r\n"))
+            verb = (
+                line.split(b" ", 1)[0].split(b":", 1)[0].strip().upper().decode("ascii", "replace")
+            )
+            if not self.command(verb, line):
+                return
+
+    def command(self, verb: str, line: bytes) -> bool:
+        if verb == "EHLO":
+            return self.answer("EHLO", self._features())
+        if verb == "STARTTLS":
+            return self.answer("STARTTLS", b"220 go ahead\r\n") and self.answer("TLS", b"")
+        if verb == "AUTH":
+            return self._auth(line)
+        if verb == "MAIL":
+            self.mail_from, self.rcpts = _path(line), []
+            return self.answer("MAIL", b"250 sender ok\r\n")
+        if verb == "RCPT":
+            self.rcpts.append(_path(line))
+            return self.answer("RCPT", b"250 recipient ok\r\n")
+        if verb == "DATA":
+            return self.answer("DATA", b"354 go ahead\r\n") and self._data()
+        if verb == "QUIT":
+            self.answer("QUIT", b"221 bye\r\n")
+            return False
+        known = {"HELO": b"250 hostile.test\r\n", "RSET": b"250 reset\r\n", "NOOP": b"250 ok\r\n"}
+        if verb in known:
+            return self.answer(verb, known[verb])
+        return self.answer(verb, b"502 unknown command\r\n")
+
+    def _features(self) -> bytes:
+        script = self.script
+        lines = ["hostile.test", "8BITMIME", "SIZE 10000000"]
+        lines += ["SMTPUTF8"] if script.smtputf8 else []
+        lines += ["STARTTLS"] if script.starttls else []
+        lines += ["AUTH PLAIN LOGIN"] if script.auth else []
+        return "".join(
+            f"250{' ' if n == len(lines) - 1 else '-'}{text}\r\n" for n, text in enumerate(lines)
+        ).encode()
+
+    def _auth(self, line: bytes) -> bool:
+        words = line.decode("utf-8", "replace").split()
+        sent = words[2:]  # the initial response, if any
+        if len(words) > 1 and words[1].upper() == "LOGIN":
+            for prompt in ([] if sent else [b"334 VXNlcm5hbWU6\r\n"]) + [b"334 UGFzc3dvcmQ6\r\n"]:
+                if not self.answer("AUTH", prompt):
+                    return False
+                sent.append(self.line().decode("utf-8", "replace").strip())
+        elif not sent:
+            if not self.answer("AUTH", b"334 \r\n"):
+                return False
+            sent.append(self.line().decode("utf-8", "replace").strip())
+        if not self.script.echo_credentials:
+            return self.answer("AUTH", b"235 2.7.0 accepted\r\n")
+        decoded = [base64.b64decode(blob + "==").decode("utf-8", "replace") for blob in sent]
+        echo = f"535 5.7.8 bad credentials {' '.join(sent)} decoded {' '.join(decoded)}"
+        return self.answer("AUTH", echo.replace("\r", " ").replace("\n", " ").encode() + b"\r\n")
+
+    def _data(self) -> bool:
+        lines = []
+        for _ in range(MAX_MESSAGE_LINES):
+            line = self.line()
+            if not line:
+                return False
+            if line == b".\r\n":
+                break
+            lines.append(line[1:] if line.startswith(b"..") else line)
+        with self.script.changed:
+            self.script.received.append((self.mail_from, list(self.rcpts), b"".join(lines)))
+            self.script.changed.notify_all()
+        return self.answer("DOT", b"250 2.0.0 accepted\r\n")
+
+
+def _path(line: bytes) -> str:
+    text = line.decode("utf-8", "replace")
+    return text[text.find("<") + 1 : text.find(">")] if "<" in text else ""
+
+
+@contextmanager
+def hostile_server(script: Hostile | None = None) -> Iterator[tuple[int, Hostile]]:
+    """Serve `script` on a free port of 127.0.0.1 until the block ends."""
+    script = script or Hostile()
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(IDLE_LIMIT)
+    clients: list[socket.socket] = []
+    threads: list[threading.Thread] = []
+
+    def session(conn: socket.socket) -> None:
+        try:
+            _Session(script, conn, stop).serve()
+        except OSError:
+            pass  # the client went away: nothing more to serve
+        finally:
+            conn.close()
+
+    def accept() -> None:
+        for _ in range(MAX_CONNECTIONS):
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return  # closed at the end of the block, or nobody came for IDLE_LIMIT
+            conn.settimeout(IDLE_LIMIT)
+            with script.lock:
+                script.connections += 1
+            clients.append(conn)
+            thread = threading.Thread(target=session, args=(conn,), daemon=True)
+            threads.append(thread)
+            thread.start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield listener.getsockname()[1], script
+    finally:
+        stop.set()
+        with suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() waiting in the thread
+        listener.close()
+        for conn in clients:
+            with suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for thread in [acceptor, *threads]:
+            thread.join(timeout=5)
+
+
+@contextmanager
+def unanswered_port() -> Iterator[int]:
+    """A port on 127.0.0.1 whose listener never answers a new connection: its accept queue is
+    full (filled here, each filler bounded by a short connect timeout), so the kernel drops
+    further SYNs and a client's connect waits."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = listener.getsockname()[1]
+    fillers: list[socket.socket] = []
+    try:
+        for _ in range(8):
+            filler = socket.socket()
+            fillers.append(filler)
+            filler.settimeout(0.5)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except TimeoutError:
+                break  # this one was not answered: the queue is full
+        else:
+            raise RuntimeError("the accept queue never filled")
+        yield port
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()

@@ -25,7 +25,8 @@ class ConsoleBackend(Backend):
     def send(self, message: Message, handing_over: Handover = nothing) -> Result:
         stream = self.stream if self.stream is not None else sys.stdout
         handing_over()
-        stream.write(message.data.decode("ascii").replace("\r\n", "\n"))
+        text = message.data.decode("utf-8", "replace")  # ASCII, or UTF-8 headers (RFC 6532)
+        stream.write(text.replace("\r\n", "\n"))
         stream.write("\n")
         stream.flush()
         return Result(Outcome.SENT, "printed")

@@ -4,11 +4,23 @@
   plain text), both with `ssl.create_default_context()` (certificates verified). AUTH happens
   only over TLS, or with `security: none` written in the config.
 - The password is read from the environment variable named by `password_env`; it never appears
-  in a message, a log line or an exception (smtplib's debug output, which prints it, stays off).
-- Replies: 2xx sent; 4xx (and 552 at RCPT) temporary, retried with exponential backoff and jitter
-  within the run, then deferred to the next run; other 5xx permanent, failed with the reply.
-- A connection that breaks after the message data was sent but before the server's reply
-  leaves the message in doubt: it may have been delivered (RFC 1047). It is never retried here.
+  in a result, a log line or an exception: every text from the server or about it goes through
+  one `Redactor` (`smtp_wire`), which removes the credentials in every form the login sent,
+  also when a server echoes them in an error. smtplib's debug output, which prints them, stays
+  off.
+- Deadlines: every reply, the connect and each TLS handshake must be complete within
+  `smtp.timeout` seconds, however slowly the server drips its bytes (`smtp_wire.Connection`).
+- Replies: 2xx accepted; 4xx (and 552 at RCPT) temporary, retried with exponential backoff and
+  jitter within the run, then deferred to the next run; only a real 5xx is permanent (failed,
+  never retried). No reply in time, a reply that is not SMTP, or an unexpected code before the
+  message data: deferred to the next run, the connection dropped, not retried in this run (a
+  server in that state would only be hammered).
+- The ambiguous window (RFC 1047): after the message data went out, no reply in time, a reply
+  that is not SMTP, or a connection lost leaves the message in doubt: it may have been
+  delivered. It is never retried here.
+- Internationalised addresses: a message that needs SMTPUTF8 (`Message.needs_smtputf8`) is sent
+  with the SMTPUTF8 MAIL parameter when the server offers the extension; otherwise that reader
+  fails, with the reason, and the connection goes on serving the others.
 - After `breaker` temporary failures in a row the server is left alone for this run.
 """
 
@@ -19,13 +31,21 @@ import os
 import random
 import re
 import smtplib
-import socket
 import ssl
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Self
 
 from newsletter.delivery.base import Backend, Handover, Outcome, Result, nothing
+from newsletter.delivery.smtp_wire import (
+    MESSAGE_DATA,
+    Connection,
+    ConnectionLost,
+    NoReply,
+    Redactor,
+    UnreadableReply,
+    describe,
+)
 from newsletter.errors import DeliveryError
 
 if TYPE_CHECKING:
@@ -34,10 +54,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+_MAYBE = "it may have been delivered"
+_STUCK = (NoReply, UnreadableReply)  # the server is not answering SMTP: not retried in the run
+_CODE_AND_TEXT = (smtplib.SMTPResponseException, smtplib.SMTPConnectError,
+                  smtplib.SMTPHeloError, smtplib.SMTPAuthenticationError)  # fmt: skip
 
 
 class _InDoubtError(Exception):
-    """The data went out; the reply did not come back."""
+    """The data went out; no usable reply came back. The message is the reason, in words."""
+
+
+class _ConnectError(DeliveryError):
+    """The connection could not be made ready; `retry`: worth another try in this run."""
+
+    def __init__(self, message: str, *, retry: bool) -> None:
+        super().__init__(message)
+        self.retry = retry
 
 
 class SmtpBackend(Backend):
@@ -61,8 +93,9 @@ class SmtpBackend(Backend):
         self.breaker = breaker
         self.sleep = sleep
         self.context = context or ssl.create_default_context()
-        self._connection: smtplib.SMTP | None = None
+        self._connection: Connection | None = None
         self._temporary_in_a_row = 0
+        self._redactor = self._new_redactor()
 
     @classmethod
     def from_config(cls, config: Config) -> Self:
@@ -75,49 +108,83 @@ class SmtpBackend(Backend):
     def open(self) -> None:
         self._connect()
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> Connection:
         settings = self.settings
-        where = f"{settings.host}:{settings.effective_port}"
+        where = f"SMTP server {settings.host}:{settings.effective_port}"
+        password = self._password() if settings.username else ""
+        self._redactor = self._new_redactor()
+        connection = Connection(
+            settings.host,
+            timeout=settings.timeout,
+            tls=self.context,
+            implicit_tls=settings.security == "tls",
+            redactor=self._redactor,
+        )
         try:
-            if settings.security == "tls":
-                connection: smtplib.SMTP = smtplib.SMTP_SSL(
-                    settings.host,
-                    settings.effective_port,
-                    timeout=settings.timeout,
-                    context=self.context,
-                )
-            else:
-                connection = smtplib.SMTP(
-                    settings.host, settings.effective_port, timeout=settings.timeout
-                )
-            connection.ehlo()
+            connection.open(settings.effective_port)
+            self._hello(connection)
             if settings.security == "starttls":
                 if not connection.has_extn("starttls"):
-                    connection.close()
-                    raise DeliveryError(
-                        f"SMTP server {where} does not offer STARTTLS; refusing to send in the "
-                        "clear (set security: none to allow it)"
+                    raise _ConnectError(
+                        f"{where} does not offer STARTTLS; refusing to send in the clear "
+                        "(set security: none to allow it)",
+                        retry=False,
                     )
-                connection.starttls(context=self.context)
-                connection.ehlo()
+                connection.secure()
+                self._hello(connection)
             if settings.username:
-                connection.login(settings.username, self._password())
-        except DeliveryError:
+                connection.login(settings.username, password)
+        except _ConnectError:
+            connection.close()
             raise
-        except ssl.SSLError as exc:
-            raise DeliveryError(f"SMTP server {where}: TLS failed: {exc.reason}") from exc
-        except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(f"SMTP server {where} refused the login: {_reply(exc)}") from exc
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"SMTP server {where}: {_describe(exc)}") from exc
+            connection.close()
+            raise self._connect_error(where, exc) from self._shown(exc)
         self._connection = connection
         return connection
+
+    @staticmethod
+    def _hello(connection: Connection) -> None:
+        """EHLO, or HELO from a server that does not know EHLO; the reply must be 2xx."""
+        code, reply = connection.ehlo()
+        if not 200 <= code < 300:
+            code, reply = connection.helo()
+        if not 200 <= code < 300:
+            raise smtplib.SMTPHeloError(code, reply)
+
+    def _connect_error(self, where: str, exc: BaseException) -> _ConnectError:
+        reason = self._text(describe(exc))
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            return _ConnectError(f"{where} refused the login: {reason}", retry=False)
+        if isinstance(exc, smtplib.SMTPConnectError):
+            return _ConnectError(f"{where} refused the connection: {reason}", retry=True)
+        return _ConnectError(f"{where}: {reason}", retry=not isinstance(exc, _STUCK))
+
+    def _shown(self, exc: BaseException) -> BaseException:
+        """`exc` as a cause fit to show under --debug: the server's text redacted."""
+        if isinstance(exc, smtplib.SMTPResponseException):
+            kind = type(exc) if type(exc) in _CODE_AND_TEXT else smtplib.SMTPResponseException
+            return kind(exc.smtp_code, self._text(exc.smtp_error))
+        if isinstance(exc, UnreadableReply):
+            return UnreadableReply(self._text(str(exc)), b"")
+        if isinstance(exc, smtplib.SMTPException):
+            return type(exc)(self._text(str(exc)))
+        return exc
+
+    def _new_redactor(self) -> Redactor:
+        settings = self.settings
+        password = os.environ.get(settings.password_env) if settings.username else None
+        return Redactor(settings.username, password)
+
+    def _text(self, text: bytes | str) -> str:
+        """Every text that leaves this backend: one printable line, credentials redacted."""
+        return self._redactor.clean(text)
 
     def _password(self) -> str:
         name = self.settings.password_env
         password = os.environ.get(name)
         if not password:
-            raise DeliveryError(f"SMTP password: set the environment variable {name}")
+            raise _ConnectError(f"SMTP password: set the environment variable {name}", retry=False)
         return password
 
     def close(self) -> None:
@@ -135,12 +202,12 @@ class SmtpBackend(Backend):
         if self._temporary_in_a_row >= self.breaker:
             return Result(Outcome.DEFERRED, "not tried: the server kept failing in this run")
         started = time.monotonic()
-        result = Result(Outcome.DEFERRED, "not tried")
+        result, retry = Result(Outcome.DEFERRED, "not tried"), False
         for attempt in range(self.attempts):
-            result = self._send_once(message, handing_over)
-            if result.outcome is not Outcome.DEFERRED:
+            result, retry = self._send_once(message, handing_over)
+            if not retry or attempt + 1 == self.attempts:
                 break
-            if attempt + 1 == self.attempts or time.monotonic() - started > self.deadline:
+            if time.monotonic() - started > self.deadline:
                 break
             delay = self.base_delay * 2**attempt * (0.5 + random.random())
             log.info("%s: %s; retrying in %.1f s", message.envelope.recipient, result.detail, delay)
@@ -151,59 +218,86 @@ class SmtpBackend(Backend):
             self._temporary_in_a_row = 0
         return result
 
-    def _send_once(self, message: Message, handing_over: Handover) -> Result:
-        envelope = message.envelope
+    def _send_once(self, message: Message, handing_over: Handover) -> tuple[Result, bool]:
+        """One try: the result, and whether another try in this run is worth it."""
         try:
             connection = self._connection or self._connect()
-            code, reply = connection.mail(envelope.sender)
-            if code != 250:
-                return self._refused(connection, code, reply, "MAIL FROM")
-            code, reply = connection.rcpt(envelope.recipient)
-            if code not in (250, 251):
-                return self._refused(connection, code, reply, "RCPT TO", rcpt=True)
-            code, reply = self._data(connection, message.data, handing_over)
-            if code != 250:
-                return self._refused(connection, code, reply, "DATA")
-            return Result(Outcome.SENT, f"{code} {_text(reply)}")
+            return self._transaction(connection, message, handing_over)
         except _InDoubtError as exc:
             self._drop()
-            return Result(Outcome.IN_DOUBT, f"connection lost waiting for the reply: {exc}")
-        except DeliveryError as exc:
+            return Result(Outcome.IN_DOUBT, self._text(str(exc))), False
+        except _ConnectError as exc:
             self._drop()
-            return Result(Outcome.DEFERRED, str(exc))
+            return Result(Outcome.DEFERRED, str(exc)), exc.retry
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
-            return Result(Outcome.DEFERRED, _describe(exc))
+            return Result(Outcome.DEFERRED, self._text(describe(exc))), not isinstance(exc, _STUCK)
 
-    def _data(
-        self, connection: smtplib.SMTP, data: bytes, handing_over: Handover
-    ) -> tuple[int, bytes]:
-        """DATA, the message, and the reply; a break after the message is `_InDoubtError`."""
+    def _transaction(
+        self, connection: Connection, message: Message, handing_over: Handover
+    ) -> tuple[Result, bool]:
+        envelope = message.envelope
+        options: list[str] = []
+        if message.needs_smtputf8:
+            if not connection.has_extn("smtputf8"):
+                needed = message.international_address
+                reason = f"the server does not offer SMTPUTF8, needed for {needed}"
+                return Result(Outcome.FAILED, self._text(reason)), False
+            options = ["SMTPUTF8", *(["BODY=8BITMIME"] if connection.has_extn("8bitmime") else [])]
+        code, reply = connection.mail(envelope.sender, options)
+        if not 200 <= code < 300:
+            return self._refused(connection, code, reply, "MAIL FROM")
+        code, reply = connection.rcpt(envelope.recipient)
+        if not 200 <= code < 300:
+            return self._refused(connection, code, reply, "RCPT TO", rcpt=True)
         code, reply = connection.docmd("DATA")
         if code != 354:
-            return code, reply
+            return self._refused(connection, code, reply, "DATA")
+        code, reply = self._data(connection, message.data, handing_over)
+        if 200 <= code < 300:
+            return Result(Outcome.SENT, self._text(_reply(code, reply))), False
+        if 400 <= code < 600:
+            return self._refused(connection, code, reply, "DATA")
+        raise _InDoubtError(
+            f"unexpected reply after the message data: {_reply(code, reply)}; {_MAYBE}"
+        )
+
+    def _data(
+        self, connection: Connection, data: bytes, handing_over: Handover
+    ) -> tuple[int, bytes]:
+        """The message and the reply to its final "."; a failure to get a usable reply once the
+        data went out is `_InDoubtError`."""
         # base64 bodies never start a line with "."; the check is a fast scan, the regex is not
         stuffing = data.startswith(b".") or b"\n." in data
         payload = _LEADING_DOT.sub(b"..", data) if stuffing else data
         if not payload.endswith(b"\r\n"):
             payload += b"\r\n"
         handing_over()
-        connection.send(payload + b".\r\n")
+        connection.stage = MESSAGE_DATA
+        connection.send(payload + b".\r\n")  # a failure here: the "." did not go out, deferred
         try:
             return connection.getreply()
-        except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
-            raise _InDoubtError(_describe(exc)) from exc
+        except ConnectionLost as exc:
+            lost = f"connection lost waiting for the reply after the message data: {exc.what}"
+            raise _InDoubtError(f"{lost}; {_MAYBE}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise _InDoubtError(f"{describe(exc)}; {_MAYBE}") from exc
 
     def _refused(
-        self, connection: smtplib.SMTP, code: int, reply: bytes, stage: str, *, rcpt: bool = False
-    ) -> Result:
-        try:
-            connection.rset()
-        except (smtplib.SMTPException, OSError):
-            self._drop()
+        self, connection: Connection, code: int, reply: bytes, stage: str, *, rcpt: bool = False
+    ) -> tuple[Result, bool]:
+        """A reply other than the expected one: 4xx (and 552 at RCPT) temporary, worth a retry;
+        5xx permanent; anything else a server out of step, deferred and the connection dropped."""
+        detail = self._text(f"{stage}: {_reply(code, reply)}")
         temporary = 400 <= code < 500 or (rcpt and code == 552)
-        outcome = Outcome.DEFERRED if temporary else Outcome.FAILED
-        return Result(outcome, f"{stage}: {code} {_text(reply)}")
+        if temporary or 500 <= code < 600:
+            try:
+                connection.rset()
+            except (smtplib.SMTPException, OSError):
+                self._drop()
+            return Result(Outcome.DEFERRED if temporary else Outcome.FAILED, detail), temporary
+        self._drop()
+        return Result(Outcome.DEFERRED, f"{detail} (unexpected)"), False
 
     def _drop(self) -> None:
         connection, self._connection = self._connection, None
@@ -211,22 +305,5 @@ class SmtpBackend(Backend):
             connection.close()
 
 
-def _text(reply: bytes | str) -> str:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-    return " ".join(text.split())[:300]
-
-
-def _reply(exc: smtplib.SMTPResponseException) -> str:
-    return f"{exc.smtp_code} {_text(exc.smtp_error)}"
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return _reply(exc)
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return "the server closed the connection"
-    if isinstance(exc, socket.timeout | TimeoutError):
-        return "timed out"
-    if isinstance(exc, OSError):
-        return exc.strerror or exc.__class__.__name__
-    return exc.__class__.__name__
+def _reply(code: int, text: bytes) -> str:
+    return f"{code} {text.decode('utf-8', 'replace')}"
