@@ -7,7 +7,6 @@ subscriber inherits) and `subscribers:` (who gets what). Every problem is report
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -18,26 +17,45 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
 from newsletter.addresses import reader_key
+from newsletter.config_checks import (
+    LATER_CHECKED,
+    duplicate_sources,
+    duplicate_subscribers,
+    lines_of,
+    path_problems,
+)
 from newsletter.config_errors import problems_from
 from newsletter.errors import ConfigError, Problem
 from newsletter.fields import (
     WEEKDAYS,
     ArxivCategory,
     ArxivId,
-    Day,
+    Count,
+    Days,
+    Domain,
     Email,
+    EnvName,
+    Holiday,
+    Host,
+    HttpsUrl,
+    Line,
     LocalTime,
     Mailbox,
+    Number,
+    OptionalLine,
+    PathText,
+    Phrase,
+    Selector,
+    SourceUrl,
     Text,
     TimeZoneName,
 )
 from newsletter.models import Profile, Reader
-from newsletter.yamlfile import YamlDocument, load_yaml
+from newsletter.yamlfile import load_yaml
 
 DEFAULT_CONFIG = Path("subscribers.yaml")
 CONFIG_ENV = "NEWSLETTER_CONFIG"
@@ -56,8 +74,8 @@ class Strict(BaseModel):
 
 
 class SourceBase(Strict):
-    name: str | None = None  # shown in reports; defaults to a name derived from the source
-    url: str | None = None  # http(s) URL, file:// URL or local path; overrides the default URL
+    name: OptionalLine = None  # shown in reports; defaults to a name derived from the source
+    url: SourceUrl | None = None  # http(s) URL, file:// URL or local path; overrides the default
 
     @property
     def label(self) -> str:
@@ -89,7 +107,7 @@ class ArxivQuerySource(SourceBase):
 
     type: Literal["arxiv_query"]
     query: Text
-    max_results: int = Field(default=100, ge=1, le=2000)
+    max_results: Count = Field(default=100, ge=1, le=2000)
 
     def default_name(self) -> str:
         return f"arxiv query {self.query}"
@@ -108,7 +126,7 @@ class FeedSource(SourceBase):
     """Any RSS 2.0, RSS 1.0 or Atom feed."""
 
     type: Literal["feed"]
-    url: str
+    url: SourceUrl
 
     def default_name(self) -> str:
         return self.url
@@ -130,14 +148,12 @@ def _reject_password(value: object) -> None:
 
 
 class SmtpConfig(Strict):
-    host: Text
-    port: int | None = Field(
-        default=None, ge=1, le=65535
-    )  # default: 587, 465 with tls, 25 with none
+    host: Host
+    port: Count | None = Field(default=None, ge=1, le=65535)  # 587, 465 with tls, 25 with none
     security: Security = "starttls"
-    username: str | None = None
-    password_env: str = "NEWSLETTER_SMTP_PASSWORD"  # name of the environment variable
-    timeout: float = Field(default=120.0, gt=0)  # seconds; the reply to "." may take minutes
+    username: OptionalLine = None
+    password_env: EnvName = "NEWSLETTER_SMTP_PASSWORD"  # name of the environment variable
+    timeout: Number = Field(default=120.0, ge=0.1, le=3600)  # seconds; "." may take minutes
 
     # never read: present only so that `password:` gets a message pointing to `password_env`
     password: Annotated[None, BeforeValidator(_reject_password)] = Field(default=None, exclude=True)
@@ -148,9 +164,9 @@ class SmtpConfig(Strict):
 
 
 class DkimConfig(Strict):
-    selector: Text
-    domain: Text
-    private_key_path: Path
+    selector: Selector
+    domain: Domain
+    private_key_path: Annotated[Path, PathText]
 
 
 # --- people ----------------------------------------------------------------------------------
@@ -158,9 +174,9 @@ class DkimConfig(Strict):
 
 class Interests(Strict):
     categories: list[ArxivCategory] = Field(default_factory=list)
-    keywords: list[Text] = Field(default_factory=list)
-    authors: list[Text] = Field(default_factory=list)
-    exclude: list[Text] = Field(default_factory=list)
+    keywords: list[Phrase] = Field(default_factory=list)
+    authors: list[Phrase] = Field(default_factory=list)
+    exclude: list[Phrase] = Field(default_factory=list)
     description: str | None = None
     liked: list[ArxivId] = Field(default_factory=list)
 
@@ -192,15 +208,15 @@ class Preferences(Strict):
 
     timezone: TimeZoneName | None = None
     send_time: LocalTime | None = None
-    days: list[Day] | None = None
-    max_papers: int | None = Field(default=None, ge=1, le=500)
-    min_score: float | None = Field(default=None, ge=0, le=1)
+    days: Days | None = None
+    max_papers: Count | None = Field(default=None, ge=1, le=500)
+    min_score: Number | None = Field(default=None, ge=0, le=1)
     digest: Digest | None = None
 
 
 class Subscriber(Preferences):
     email: Email
-    name: str | None = None
+    name: OptionalLine = None  # one line: it goes into the To: header
     interests: Interests
 
     def reader(self, defaults: NewsletterConfig) -> Reader:
@@ -231,30 +247,23 @@ def _either(value: T | None, default: T) -> T:
 
 
 class NewsletterConfig(Strict):
-    title: Text = "Paper Digest"
+    title: Line = "Paper Digest"
     sender: Mailbox = "Paper Digest <digest@localhost>"
     contact: Email | None = None  # shown in the User-Agent of every request to arXiv and others
     timezone: TimeZoneName = "UTC"
     send_time: LocalTime = "07:00"
-    days: list[Day] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
-    max_papers: int = Field(default=15, ge=1, le=500)
-    min_score: float = Field(default=0.0, ge=0, le=1)
+    days: Days = Field(default_factory=lambda: list(WEEKDAYS[:5]))
+    max_papers: Count = Field(default=15, ge=1, le=500)
+    min_score: Number = Field(default=0.0, ge=0, le=1)
     digest: Digest = "when-matches"
     sources: list[Source] = Field(min_length=1)
     smtp: SmtpConfig | None = None
     dkim: DkimConfig | None = None
-    state: Path = Path("newsletter.db")  # relative paths are relative to the config file
-    templates: Path | None = None  # a folder of templates overriding the built-in ones
-    unsubscribe_url: str | None = None  # https endpoint for one-click unsubscribe
+    state: Annotated[Path, PathText] = Path("newsletter.db")  # relative to the config file
+    templates: Annotated[Path, PathText] | None = None  # a folder overriding built-in templates
+    unsubscribe_url: HttpsUrl | None = None  # https endpoint for one-click unsubscribe
     alerts_to: Email | None = None  # the operator, told about failed or stale sources
-    holidays: list[date] = Field(default_factory=list)  # extra days without an arXiv announcement
-
-    @field_validator("unsubscribe_url")
-    @classmethod
-    def _https_only(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("https://"):
-            raise ValueError("must be an https:// URL")
-        return value
+    holidays: list[Holiday] = Field(default_factory=list)  # extra days without an announcement
 
 
 class Config(Strict):
@@ -298,70 +307,20 @@ def load_config(path: Path | str) -> Config:
     document = load_yaml(path)
     data = document.data
     if data is None:
-        raise ConfigError(
-            [
-                Problem(
-                    str(path), None, "", "file is empty: expected `newsletter:` and `subscribers:`"
-                )
-            ]
-        )
+        message = "file is empty: expected `newsletter:` and `subscribers:`"
+        raise ConfigError([Problem(str(path), None, "", message)])
     if not isinstance(data, dict):
-        raise ConfigError(
-            [Problem(str(path), 1, "", "expected a mapping with `newsletter:` and `subscribers:`")]
-        )
-    problems = _duplicate_subscribers(document)
+        message = "expected a mapping with `newsletter:` and `subscribers:`"
+        raise ConfigError([Problem(str(path), 1, "", message)])
+    problems = duplicate_subscribers(document)
     try:
         config = Config.model_validate({**data, "path": path})
     except ValidationError as exc:
         problems = problems_from(exc, document, Config) + problems
+    else:
+        problems += duplicate_sources(document, config) + path_problems(document, config)
     if problems:
         problems.sort(key=lambda problem: problem.line or 0)
         raise ConfigError(problems)
-    config._lines = _lines_of(document, LATER_CHECKED)
+    config._lines = lines_of(document, LATER_CHECKED, len(config.subscribers))
     return config
-
-
-LATER_CHECKED = (
-    "newsletter",
-    "newsletter.templates",
-    "newsletter.dkim.private_key_path",
-    "newsletter.smtp",
-    "newsletter.smtp.username",
-    "newsletter.smtp.password_env",
-    "newsletter.state",
-)
-
-
-def _lines_of(document: YamlDocument, keys: tuple[str, ...]) -> dict[str, int]:
-    """The lines of the keys that are present (a missing key has the line of its parent)."""
-    found = {}
-    for key in keys:
-        line = document.line_of(tuple(key.split(".")), key=True)
-        if line is not None:
-            found[key] = line
-    return found
-
-
-def _duplicate_subscribers(document: YamlDocument) -> list[Problem]:
-    subscribers = document.data.get("subscribers") if isinstance(document.data, dict) else None
-    if not isinstance(subscribers, list):
-        return []
-    first: dict[str, int] = {}
-    problems = []
-    for index, entry in enumerate(subscribers):
-        email = entry.get("email") if isinstance(entry, dict) else None
-        if not isinstance(email, str):
-            continue
-        key = reader_key(email)
-        line = document.line_of(("subscribers", index, "email")) or 0
-        if key in first:
-            problems.append(
-                Problem(
-                    str(document.path),
-                    line,
-                    f"subscribers[{index}].email",
-                    f"duplicate subscriber {email!r} (first at line {first[key]})",
-                )
-            )
-        first.setdefault(key, line)
-    return problems

@@ -10,8 +10,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from newsletter.checks import SHOWN, did_you_mean, shown
 from newsletter.errors import Problem
-from newsletter.fields import did_you_mean
 from newsletter.yamlfile import YamlDocument
 
 _HIDDEN_FIELDS = {"path", "password"}
@@ -37,7 +37,7 @@ def _problem(
     if kind == "extra_forbidden":
         name = str(loc[-1])
         fields = set(parent.model_fields) - _HIDDEN_FIELDS if parent else set()
-        message = f"unknown key {name!r}{did_you_mean(name, fields)}"
+        message = f"unknown key {shown(name)}{did_you_mean(name, fields)}"
     elif kind == "missing":
         message = "required key is missing"
         line = document.line_of(loc[:-1], key=True)
@@ -45,12 +45,13 @@ def _problem(
         tag = error["ctx"]["tag"]
         expected = error["ctx"]["expected_tags"].replace("'", "")
         choices = {choice.strip() for choice in expected.split(",")}
-        message = f"unknown type {tag!r}{did_you_mean(tag, choices)}; expected one of: {expected}"
+        hint = did_you_mean(str(tag), choices)
+        message = f"unknown type {shown(tag)}{hint}; expected one of: {expected}"
         loc = (*loc, "type")
         line = document.line_of(loc, key=True)
     elif kind == "union_tag_not_found":
         message = "missing `type:` (arxiv, arxiv_query, huggingface or feed)"
-    return Problem(str(document.path), line, _dotted(loc), message)
+    return Problem(str(document.path), line, _dotted(loc), " ".join(message.split()))
 
 
 def _walk(
@@ -110,5 +111,6 @@ def _is_model(annotation: Any) -> bool:
 def _dotted(loc: tuple[str | int, ...]) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        name = part if isinstance(part, int) or len(part) <= SHOWN else part[: SHOWN - 3] + "..."
+        text += f"[{name}]" if isinstance(name, int) else (f".{name}" if text else name)
     return text

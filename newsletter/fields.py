@@ -1,18 +1,41 @@
-"""Validated value types used by the config: each raises ValueError with a short, plain message."""
+"""Validated value types used by the config: each raises ValueError with a short, plain message.
+
+A value is refused here when it would otherwise pass and fail later (at send time, in the
+scheduler, in a header): a boolean where a number is meant, a weekday that only starts like one,
+a line break in a header's text, an unbounded timeout.
+"""
 
 from __future__ import annotations
 
-import difflib
 import re
-from email.utils import formataddr, parseaddr
+from datetime import date
 from functools import lru_cache
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from newsletter.checks import (
+    check_domain,
+    check_env_name,
+    check_host,
+    check_https_url,
+    check_selector,
+    check_source_url,
+    did_you_mean,
+    no_control,
+    not_too_long,
+    shown,
+)
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_FORMS = {
+    **{day: day for day in WEEKDAYS},
+    **{full: day for full, day in zip(_FULL_DAYS, WEEKDAYS, strict=True)},
+    **{"tues": "tue", "weds": "wed", "thur": "thu", "thurs": "thu"},
+}
 
 # The arXiv archives a category can belong to (https://arxiv.org/category_taxonomy).
 ARXIV_ARCHIVES = frozenset(
@@ -23,51 +46,103 @@ ARXIV_ARCHIVES = frozenset(
     }
 )  # fmt: skip
 _CATEGORY = re.compile(r"^(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.(?P<sub>[A-Za-z]+(?:-[A-Za-z]+)?))?$")
-_NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d+))?$")
-_OLD_ID = re.compile(r"^([a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?$")
+_NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d+))?$", re.ASCII)
+_OLD_ID = re.compile(r"^([a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?$", re.ASCII)
 _ARXIV_PREFIX = re.compile(r"^(?:arxiv:|https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/)", re.I)
-_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-
-
-def did_you_mean(word: str, choices: list[str] | set[str] | frozenset[str]) -> str:
-    """A ` (did you mean 'x'?)` suffix when a close match exists, else an empty string."""
-    matches = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean {matches[0]!r}?)" if matches else ""
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$", re.ASCII)
+_NAME_SPECIALS = re.compile(r'[()<>\[\]:;@\\,"]')  # a display name with these must be quoted
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})  # not places: host-dependent
+MAX_LOCAL_PART = 64  # octets (RFC 5321 4.5.3.1.1)
+MAX_LINE = 200  # characters of a title or a name: they go into headers (lines <= 998 octets)
 
 
 def check_email(value: str) -> str:
-    """A syntactically valid address (no DNS look-up), normalised as email-validator does."""
+    """A syntactically valid address (no DNS look-up), normalised as email-validator does.
+
+    International addresses (`ada@bücher.de`, `用户@例子.广告`) are valid; the normalised form
+    has the domain in Unicode (`ada@xn--bcher-kva.de` becomes `ada@bücher.de`)."""
+    return _normalized_email(value.strip())
+
+
+@lru_cache(maxsize=65536)  # the duplicate check and validation ask for the same addresses
+def _normalized_email(value: str) -> str:
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized
+        result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(f"not a valid email address: {exc}") from exc
+    # email-validator 2.3+ checks the local part's length only with `strict=True`, and then
+    # in characters; RFC 5321 (and RFC 6531 for UTF-8) limits it to 64 octets
+    octets = len(result.local_part.encode("utf-8"))
+    if octets > MAX_LOCAL_PART:
+        raise ValueError(
+            "not a valid email address: the part before the @-sign is too long "
+            f"({octets} bytes, at most {MAX_LOCAL_PART})"
+        )
+    return result.normalized
 
 
 def check_mailbox(value: str) -> str:
-    """`Name <address>` or a bare address; the address is validated."""
-    name, address = parseaddr(value.strip())
-    if not address or "@" not in address:
+    """Exactly one `Name <address>` or a bare address, returned as `Name <address>` with the
+    address normalised and the name quoted when it needs to be."""
+    text = no_control(value.strip())
+    match = re.fullmatch(r"(?P<name>[^<>]*)<(?P<address>[^<>]*)>", text)
+    if match:
+        name, address = _display_name(match["name"]), match["address"].strip()
+    elif text.count("<") > 1 or text.count(">") > 1:
+        raise ValueError("expected exactly one address: write 'Name <address@example.org>'")
+    elif "<" in text or ">" in text:
         raise ValueError("expected 'Name <address@example.org>' or an address")
-    return formataddr((name, check_email(address))) if name else check_email(address)
+    else:
+        name, address = "", text
+    if re.search(r"[,;\s]", address) or address.count("@") > 1:
+        raise ValueError(
+            f"expected exactly one address, not {shown(address)}: "
+            "write 'Name <address@example.org>'"
+        )
+    if not address:
+        raise ValueError("expected 'Name <address@example.org>' or an address")
+    address = check_email(address)
+    if not name:
+        return address
+    if len(name) > MAX_LINE:
+        raise ValueError(f"the name is {len(name):,} characters long: at most {MAX_LINE}")
+    if _NAME_SPECIALS.search(name) or "." in name:
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address}>"
+
+
+def _display_name(text: str) -> str:
+    """The name before `<address>`: plain words, or one double-quoted string."""
+    name = text.strip()
+    quoted = re.fullmatch(r'"((?:[^"\\]|\\.)*)"', name)
+    if quoted:
+        return re.sub(r"\\(.)", r"\1", quoted[1]).strip()
+    if _NAME_SPECIALS.search(name):
+        raise ValueError(
+            f"the name {shown(name)} has characters that must be quoted: "
+            f"write '\"{name}\" <address@example.org>'"
+        )
+    return " ".join(name.split())
 
 
 @lru_cache(maxsize=1)
 def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+    return frozenset(available_timezones()) - _NOT_ZONES
 
 
 def check_timezone(value: str) -> str:
-    """An IANA time zone name such as `Europe/Warsaw`."""
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
-            f"unknown time zone {value!r}{did_you_mean(value, _zone_names())}; "
-            "use an IANA name such as 'Europe/Warsaw' or 'UTC'"
-        ) from exc
-    return value
+    """An IANA time zone name such as `Europe/Warsaw` (checked against the zone list, never
+    looked up as a file)."""
+    zones = _zone_names()
+    if value in zones:
+        return value
+    same = [zone for zone in zones if zone.lower() == value.lower()]
+    hint = f" (did you mean {same[0]!r}?)" if same else did_you_mean(value, zones)
+    raise ValueError(
+        f"unknown time zone {shown(value)}{hint}; use an IANA name such as 'Europe/Warsaw' or 'UTC'"
+    )
 
 
 def check_time(value: str) -> str:
@@ -75,15 +150,17 @@ def check_time(value: str) -> str:
     match = _TIME.match(value.strip())
     if not match:
         raise ValueError(
-            f"not a time of day {value!r}: use 24-hour 'HH:MM', quoted, e.g. \"07:30\""
+            f"not a time of day {shown(value)}: use 24-hour 'HH:MM', quoted, e.g. \"07:30\""
         )
     return f"{int(match[1]):02d}:{match[2]}"
 
 
 def check_weekday(value: str) -> str:
-    day = value.strip().lower()[:3]
-    if day not in WEEKDAYS:
-        raise ValueError(f"not a weekday {value!r}: use {', '.join(WEEKDAYS)}")
+    """`mon` ... `sun`, the full English names, `tues`, `weds`, `thur`, `thurs`; any case."""
+    day = _DAY_FORMS.get(value.strip().lower())
+    if day is None:
+        hint = did_you_mean(value.strip().lower(), set(_DAY_FORMS))
+        raise ValueError(f"not a weekday {shown(value)}{hint}: use {', '.join(WEEKDAYS)}")
     return day
 
 
@@ -91,7 +168,7 @@ def check_category(value: str) -> str:
     """An arXiv category such as `cs.LG`, `hep-th` or `cond-mat.mes-hall`."""
     match = _CATEGORY.match(value.strip())
     if not match:
-        raise ValueError(f"not an arXiv category {value!r}: expected e.g. 'cs.LG' or 'hep-th'")
+        raise ValueError(f"not an arXiv category {shown(value)}: expected e.g. 'cs.LG' or 'hep-th'")
     archive = match["archive"]
     if archive not in ARXIV_ARCHIVES:
         raise ValueError(
@@ -107,19 +184,70 @@ def normalize_arxiv_id(value: str) -> str:
         match = pattern.match(text)
         if match:
             return match[1]
-    raise ValueError(f"not an arXiv id {value!r}: expected e.g. '2502.05172' or 'hep-th/9901001'")
+    raise ValueError(
+        f"not an arXiv id {shown(value)}: expected e.g. '2502.05172' or 'hep-th/9901001'"
+    )
 
 
 def _not_blank(value: str) -> str:
     text = " ".join(value.split())
     if not text:
         raise ValueError("must not be empty")
-    return text
+    return no_control(text)
+
+
+def _one_line(value: str) -> str:
+    text = no_control(value.strip())
+    if not text:
+        raise ValueError("must not be empty")
+    return not_too_long(text, MAX_LINE)
+
+
+def _has_word(value: str) -> str:
+    if not any(ch.isalnum() for ch in value):
+        raise ValueError(f"{shown(value)} has no letter or digit: it would match anything")
+    return value
+
+
+def _path_text(value: object) -> object:
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("must not be empty")
+        no_control(value)
+    return value
 
 
 def _text_from_scalar(value: object) -> object:
-    """Numbers and dates written unquoted in YAML are still text for text fields."""
-    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+    """Numbers written unquoted in YAML are still text for text fields; yes/no/on/off are not."""
+    if isinstance(value, bool):
+        raise ValueError(
+            f'YAML reads this as {str(value).lower()}: quote it if it is text, e.g. "on"'
+        )
+    return str(value) if isinstance(value, int | float) else value
+
+
+def _blank_to_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _not_bool(value: object) -> object:
+    """`true` is a boolean, never the number 1."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, not {str(value).lower()}")
+    return value
+
+
+def _not_a_number(value: object) -> object:
+    """`holidays: [20261225]` would be read as seconds since 1970."""
+    if isinstance(value, int | float):
+        raise ValueError(f"not a date {shown(value)}: write it as YYYY-MM-DD, e.g. 2026-12-25")
+    return value
+
+
+def _some_days(days: list[str]) -> list[str]:
+    if not days:
+        raise ValueError("give at least one day (an empty list would never send an issue)")
+    return list(dict.fromkeys(days))
 
 
 Email = Annotated[str, AfterValidator(check_email)]
@@ -127,6 +255,20 @@ Mailbox = Annotated[str, AfterValidator(check_mailbox)]
 TimeZoneName = Annotated[str, AfterValidator(check_timezone)]
 LocalTime = Annotated[str, BeforeValidator(_text_from_scalar), AfterValidator(check_time)]
 Day = Annotated[str, AfterValidator(check_weekday)]
+Days = Annotated[list[Day], AfterValidator(_some_days)]
 ArxivCategory = Annotated[str, AfterValidator(check_category)]
 ArxivId = Annotated[str, BeforeValidator(_text_from_scalar), AfterValidator(normalize_arxiv_id)]
 Text = Annotated[str, BeforeValidator(_text_from_scalar), AfterValidator(_not_blank)]
+Phrase = Annotated[Text, AfterValidator(_has_word)]  # keywords, authors, exclude
+Line = Annotated[str, BeforeValidator(_text_from_scalar), AfterValidator(_one_line)]
+OptionalLine = Annotated[Line | None, BeforeValidator(_blank_to_none)]  # blank: not given
+Host = Annotated[str, AfterValidator(check_host)]
+Domain = Annotated[str, AfterValidator(check_domain)]
+Selector = Annotated[str, AfterValidator(check_selector)]
+EnvName = Annotated[str, AfterValidator(check_env_name)]
+HttpsUrl = Annotated[str, AfterValidator(check_https_url)]
+SourceUrl = Annotated[str, AfterValidator(check_source_url)]
+PathText = BeforeValidator(_path_text)  # with `Path`: not empty, no control characters
+Count = Annotated[int, BeforeValidator(_not_bool)]
+Number = Annotated[float, Field(allow_inf_nan=False), BeforeValidator(_not_bool)]
+Holiday = Annotated[date, BeforeValidator(_not_a_number)]

@@ -143,7 +143,7 @@ def test_bad_time_zone_time_and_weekday(write_config: WriteConfig) -> None:
         f"{path}:13: subscribers[0].send_time: not a time of day '7pm': use 24-hour 'HH:MM', "
         'quoted, e.g. "07:30"',
         f"{path}:14: subscribers[0].days[1]: "
-        "not a weekday 'someday': use mon, tue, wed, thu, fri, sat, sun",
+        "not a weekday 'someday' (did you mean 'sunday'?): use mon, tue, wed, thu, fri, sat, sun",
     ]
 
 

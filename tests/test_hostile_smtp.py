@@ -246,8 +246,11 @@ def test_validate_notes_the_readers_who_need_smtputf8(tmp_path: Path) -> None:
     add_reader(path, "用户@例子.广告")
     config = load_config(path)
     notes = [str(note) for note in preflight.notices(config)]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "用户@例子.广告" in text)
     assert notes == [
-        f"{path}: subscribers[4].email: 用户@例子.广告 has a non-ASCII local part: this reader's "
+        f"{path}:{line}: subscribers[4].email: 用户@例子.广告 has a non-ASCII local part: this "
+        "reader's "
         "issue can only be sent through an SMTP server that offers SMTPUTF8 (RFC 6531); "
         "without it, it fails"
     ]

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
@@ -81,7 +81,11 @@ class Fetched:
 
 
 def user_agent(contact: str | None) -> str:
-    return f"paper-digest/{__version__}" + (f" (mailto:{contact})" if contact else "")
+    """`paper-digest/VERSION (mailto:CONTACT)`; an international address percent-encoded, since
+    a header carries ASCII only."""
+    if not contact:
+        return f"paper-digest/{__version__}"
+    return f"paper-digest/{__version__} (mailto:{quote(contact, safe='@.+-_')})"
 
 
 def make_client(contact: str | None, timeout: float = 30.0) -> httpx.Client:

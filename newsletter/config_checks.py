@@ -1,0 +1,123 @@
+"""The checks of a config that need the whole file, made after the schema's: duplicates (readers
+compared as normalised addresses, source names), paths the system refuses, and the lines of the
+keys that later checks report (`Config.line_of`)."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from newsletter.addresses import reader_key
+from newsletter.checks import shown
+from newsletter.errors import Problem
+from newsletter.fields import check_email
+from newsletter.yamlfile import YamlDocument
+
+if TYPE_CHECKING:
+    from newsletter.config import Config
+
+
+LATER_CHECKED = (
+    "newsletter",
+    "newsletter.templates",
+    "newsletter.dkim.private_key_path",
+    "newsletter.smtp",
+    "newsletter.smtp.username",
+    "newsletter.smtp.password_env",
+    "newsletter.state",
+)
+
+
+def lines_of(document: YamlDocument, keys: tuple[str, ...], readers: int = 0) -> dict[str, int]:
+    """The lines of the keys that are present (a missing key has the line of its parent), and
+    of each reader's `subscribers[i].email`."""
+    found = {}
+    for key in keys:
+        line = document.line_of(tuple(key.split(".")), key=True)
+        if line is not None:
+            found[key] = line
+    for index in range(readers):
+        line = document.line_of(("subscribers", index, "email"), key=True)
+        if line is not None:
+            found[f"subscribers[{index}].email"] = line
+    return found
+
+
+def duplicate_subscribers(document: YamlDocument) -> list[Problem]:
+    """Two entries for one reader, compared as normalised addresses (`ada@xn--bcher-kva.de`
+    is `ada@bücher.de`); a malformed address is left to validation."""
+    subscribers = document.data.get("subscribers")
+    if not isinstance(subscribers, list):
+        return []
+    keys: list[tuple[str, str] | None] = []
+    for entry in subscribers:
+        email = entry.get("email") if isinstance(entry, dict) else None
+        keys.append((_address_key(email), email) if isinstance(email, str) else None)
+    return _duplicates(document, ("subscribers",), "email", keys, "subscriber")
+
+
+def _address_key(email: str) -> str:
+    try:
+        return reader_key(check_email(email))
+    except ValueError:
+        return reader_key(email)
+
+
+def duplicate_sources(document: YamlDocument, config: Config) -> list[Problem]:
+    """Sources are told apart by name (fetch log, `fetch --source`): two with one name would
+    make the second look already fetched."""
+    keys = [(source.label, source.label) for source in config.newsletter.sources]
+    problems = _duplicates(document, ("newsletter", "sources"), "name", keys, "source name")
+    hint = "; give each source its own `name:`"
+    return [replace(problem, message=problem.message + hint) for problem in problems]
+
+
+def _duplicates(
+    document: YamlDocument,
+    where: tuple[str, ...],
+    field: str,
+    keys: Sequence[tuple[str, str] | None],
+    what: str,
+) -> list[Problem]:
+    """A problem for every item whose key (the first of its pair) an earlier item has; the
+    second of the pair is what the message shows."""
+    first: dict[str, int] = {}
+    problems = []
+    for index, pair in enumerate(keys):
+        if pair is None:
+            continue
+        key, text = pair
+        line = document.line_of((*where, index, field)) or 0
+        if key in first:
+            message = f"duplicate {what} {shown(text)} (first at line {first[key]})"
+            dotted = ".".join(where) + f"[{index}].{field}"
+            problems.append(Problem(str(document.path), line, dotted, message))
+        first.setdefault(key, line)
+    return problems
+
+
+def path_problems(document: YamlDocument, config: Config) -> list[Problem]:
+    """A path the system refuses (too long ...); a state path that is a folder or a device."""
+    paths = {"state": (config.state_path, stat.S_ISREG)}
+    if config.newsletter.templates is not None:
+        paths["templates"] = (config.templates_dir, stat.S_ISDIR)
+    problems = []
+    for key, (path, wanted) in paths.items():
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            continue  # created on first use (state); reported by preflight (templates)
+        except OSError as exc:
+            message = f"cannot use this path: {exc.strerror}"
+        else:
+            if wanted(mode):
+                continue
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+            message = f"{path} is {kind}: name a file, e.g. newsletter.db"
+            if key == "templates":
+                message = f"{path} is not a folder"
+        line = document.line_of(("newsletter", key), key=True)
+        problems.append(Problem(str(document.path), line, f"newsletter.{key}", message))
+    return problems
