@@ -29,6 +29,7 @@ from newsletter.config import Config
 from newsletter.delivery.base import Result
 from newsletter.errors import DeliveryError, StoreError
 from newsletter.models import Reader, Selection
+from newsletter.render.issue import RenderedIssue
 from newsletter.plan import DayPlan, select_day
 from newsletter.session import Session
 from newsletter.status import DeliveryStatus
@@ -212,7 +213,7 @@ class _Sender:
             result = self.backend.send(message, partial(store.handing_over, reader.key, day))
         store.finish(
             reader.key, day, result.outcome, message_id=message.envelope.message_id,
-            detail=result.detail, paper_ids=[p.paper.id for p in selection.papers],
+            detail=result.detail, paper_ids=shown_ids(selection, issue),
         )  # fmt: skip
         self._count(reader, result.outcome, result.detail)
 
@@ -227,6 +228,13 @@ class _Sender:
         }[outcome]
         bucket.append((reader.email, detail))
         log.warning("%s: %s (%s)", reader.email, outcome.value, detail)
+
+
+def shown_ids(selection: Selection, issue: RenderedIssue) -> list[str]:
+    """The papers the reader can reach in the issue: full cards and the compact list. Papers
+    the size budget left out are not delivered, so a later issue may carry them."""
+    layout = issue.layout
+    return [p.paper.id for p in selection.papers[: layout.full + layout.compact]]
 
 
 def _settled(

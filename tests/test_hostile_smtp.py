@@ -109,7 +109,7 @@ def test_a_reply_dripped_after_the_data_is_in_doubt_within_the_timeout(tmp_path:
 
 
 OPENING: dict[str, tuple[dict[str, Any], str]] = {
-    "GREETING": ({}, "no greeting within 1 s"),
+    "GREETING": ({}, "no SMTP greeting within 1 s: is this the SMTP port?"),
     "EHLO": ({}, "no reply within 1 s to EHLO"),
     "AUTH": ({}, "no reply within 1 s to AUTH"),
     "STARTTLS": ({"starttls": True}, "no reply within 1 s to STARTTLS"),
@@ -467,3 +467,28 @@ def test_each_failure_to_connect_says_what_happened(tmp_path: Path, case: str) -
         with hostile_server(Hostile(**options)) as (port, _):
             error, _ = open_fails(smtp_at(tmp_path, port, security=security))
     assert str(error).endswith(expected), str(error)
+
+
+def test_a_wrong_port_is_named_as_such_well_before_the_reply_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An HTTP server (or anything that waits for the client to speak) on the SMTP port: the
+    greeting has its own short deadline and the message says what to check."""
+    import socket
+    import ssl
+    import time
+
+    from newsletter.delivery import smtp_wire
+
+    monkeypatch.setattr(smtp_wire, "GREETING_TIMEOUT", 0.5)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # the kernel accepts; nothing ever speaks, like an HTTP server
+        connection = smtp_wire.Connection(
+            "127.0.0.1", timeout=120.0, tls=ssl.create_default_context()
+        )
+        started = time.monotonic()
+        with pytest.raises(smtp_wire.NoReply, match="is this the SMTP port"):
+            connection.open(listener.getsockname()[1])
+        connection.close()
+        assert time.monotonic() - started < 10  # not the 120 s reply timeout

@@ -130,3 +130,44 @@ def test_an_unreachable_relay_leaves_the_day_in_the_history(tmp_path: Path) -> N
         later = run_send(path)
         assert later.returncode == 0, later.stderr
         assert sorted(script.recipients()) == sorted(READERS)
+
+
+def test_papers_the_size_budget_left_out_are_not_recorded_as_delivered(tmp_path: Path) -> None:
+    from datetime import date
+    from email import message_from_bytes, policy
+
+    from newsletter.config import load_config
+    from newsletter.delivery.memory import MemoryBackend
+    from newsletter.pipeline import run_once
+    from newsletter.session import Session
+    from tests.feeds import Item, arxiv_rss
+
+    day = date(2026, 7, 27)
+    items = [
+        Item(f"2607.{n:05d}", title=f"Graph networks, part {n} " + "long title words " * 8,
+             abstract="Graph networks. " * 60)
+        for n in range(1, 501)
+    ]  # fmt: skip
+    (tmp_path / "listing.xml").write_bytes(arxiv_rss(day, items))
+    path = tmp_path / "subscribers.yaml"
+    path.write_text(
+        "newsletter:\n  max_papers: 500\n  sources:\n"
+        "    - {type: arxiv, name: arxiv, categories: [cs.LG], url: listing.xml}\n"
+        "subscribers:\n  - email: ada@example.org\n    interests: {keywords: [graph networks]}\n",
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    backend = MemoryBackend()
+    with Session.open(config, make_backend=lambda: backend) as session:
+        report = run_once(session, day, config.readers)
+        assert report.sent == ["ada@example.org"]
+        delivered = session.store.delivered_paper_ids("ada@example.org")
+    (message,) = backend.sent
+    html = next(
+        part.get_payload(decode=True)
+        for part in message_from_bytes(message.data, policy=policy.default).walk()
+        if part.get_content_type() == "text/html"
+    )
+    shown = {item.id for item in items if f"/abs/{item.id}".encode() in html}
+    assert 0 < len(shown) < len(items)  # the budget left some out ...
+    assert delivered == shown  # ... and only what the reader can reach counts as delivered

@@ -33,6 +33,7 @@ _STAGES = {"ehlo": "EHLO", "helo": "HELO", "starttls": "STARTTLS", "auth": "AUTH
            "mail": "MAIL FROM", "rcpt": "RCPT TO", "data": "DATA", "rset": "RSET",
            "quit": "QUIT", "noop": "NOOP"}  # fmt: skip
 GREETING = "the greeting"
+GREETING_TIMEOUT = 30.0  # seconds: a server greets at once; silence means a wrong port
 MESSAGE_DATA = "the message data"
 
 
@@ -66,7 +67,7 @@ def _about(stage: str) -> str:
 def late(stage: str, timeout: float) -> str:
     """`no reply within 10 s to MAIL FROM`, `no greeting within 10 s`."""
     if stage == GREETING:
-        return f"no greeting within {timeout:g} s"
+        return f"no SMTP greeting within {timeout:g} s: is this the SMTP port?"
     return f"no reply within {timeout:g} s {_about(stage)}"
 
 
@@ -165,10 +166,14 @@ class Connection(smtplib.SMTP):
             self.close()
             raise ConnectionLost(f"{describe(exc)} while sending {self.stage}") from exc
 
+    def _reply_timeout(self) -> float:
+        """Every reply's deadline; the greeting's is shorter (a server greets at once)."""
+        return min(self.timeout, GREETING_TIMEOUT) if self.stage == GREETING else self.timeout
+
     def getreply(self) -> tuple[int, bytes]:
         """The next reply as (code, text of its lines joined by newlines), complete within
         `timeout` seconds; `NoReply`, `UnreadableReply` or `ConnectionLost` otherwise."""
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + self._reply_timeout()
         code, lines, texts, size = b"", list[bytes](), list[bytes](), 0
         while True:
             lines.append(self._line(deadline).rstrip(b"\r\n"))
@@ -203,12 +208,12 @@ class Connection(smtplib.SMTP):
         if self.sock is None:
             raise ConnectionLost("not connected", self.stage)
         if remaining <= 0:
-            raise NoReply(late(self.stage, self.timeout))
+            raise NoReply(late(self.stage, self._reply_timeout()))
         self.sock.settimeout(remaining)
         try:
             chunk = self.sock.recv(4096)
         except TimeoutError as exc:
-            raise NoReply(late(self.stage, self.timeout)) from exc
+            raise NoReply(late(self.stage, self._reply_timeout())) from exc
         except OSError as exc:
             self.close()
             raise ConnectionLost(describe(exc), self.stage) from exc
