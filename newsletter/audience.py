@@ -1,10 +1,9 @@
-"""Which readers a run is for: named ones, a shard of all, those whose send time has come."""
+"""Which readers a run is for: named ones, or a shard of all."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime
 
 from newsletter.addresses import reader_key
 from newsletter.config import Config
@@ -25,10 +24,9 @@ def choose_readers(
     emails: Sequence[str] = (),
     *,
     shard: tuple[int, int] | None = None,
-    due_at: datetime | None = None,
 ) -> list[Reader]:
     """The config's readers, in file order: only `emails` when given (any case), only shard
-    K of N, only those whose send time came within the grace period before `due_at`."""
+    K of N. Which of them an issue goes to now is `agenda.for_send`'s to say."""
     chosen = config.readers
     if emails:
         wanted = {reader_key(email) for email in emails}
@@ -36,13 +34,7 @@ def choose_readers(
         unknown = wanted - {r.key for r in chosen}
         if unknown:
             raise UnknownReaders(sorted(unknown))
-    chosen = [r for r in chosen if in_shard(r, shard)]
-    if due_at is not None:
-        from newsletter.schedule import due_groups, group_of
-
-        due = set(due_groups(config, due_at))
-        chosen = [r for r in chosen if group_of(r).key in due]
-    return chosen
+    return [r for r in chosen if in_shard(r, shard)]
 
 
 def in_shard(reader: Reader, shard: tuple[int, int] | None) -> bool:

@@ -8,7 +8,6 @@ Heavy modules (pydantic, feedparser, scikit-learn, mjml) are imported inside the
 from __future__ import annotations
 
 import logging
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,12 +18,17 @@ from newsletter.cli_options import (
     Group,
     Shard,
     aware,
+    clock,
     config_option,
+    date_filter_option,
     date_option,
+    is_quiet,
     issue_date,
     load,
     progress_bar,
     readers_of,
+    set_verbosity,
+    stop_on_signals,
 )
 from newsletter.cli_preview import preview
 from newsletter.delivery.registry import BACKENDS
@@ -38,8 +42,8 @@ log = logging.getLogger("newsletter")
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @click.option("-v", "--verbose", count=True, help="Log progress (-vv: debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
-@click.version_option(package_name="paper-digest", prog_name="newsletter")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors: print nothing on success.")
+@click.version_option(package_name="paper-digest-mail", prog_name="newsletter")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, verbose: int, quiet: bool) -> None:
     """A daily research-paper digest: the day's arXiv, Hugging Face and feed papers,
@@ -51,12 +55,7 @@ def cli(ctx: click.Context, debug: bool, verbose: int, quiet: bool) -> None:
       newsletter validate         check it
       newsletter preview --demo   build a sample issue from bundled papers, offline
     """
-    ctx.meta["debug"] = debug
-    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
-    level = logging.ERROR if quiet else levels[min(max(verbose, 2 * debug), 2)]
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    set_verbosity(ctx, debug=debug, verbose=verbose, quiet=quiet)  # and again after COMMAND
 
 
 @cli.command()
@@ -89,6 +88,7 @@ def validate(config_path: Path) -> None:
       newsletter validate -c subscribers.yaml
     """
     from newsletter import preflight
+    from newsletter.checks import plural
     from newsletter.errors import ConfigError
 
     try:
@@ -99,10 +99,12 @@ def validate(config_path: Path) -> None:
             click.echo(str(problem), err=True)
         count = len(exc.problems)
         raise click.ClickException(f"{count} problem{'s' * (count != 1)} in {config_path}") from exc
+    if is_quiet():
+        return  # only errors
     for notice in preflight.notices(config):
         click.echo(f"note: {notice}", err=True)
-    sources = len(config.newsletter.sources)
-    click.echo(f"OK: {len(config.subscribers)} subscribers, {sources} sources")
+    readers, sources = len(config.subscribers), len(config.newsletter.sources)
+    click.echo(f"OK: {plural(readers, 'subscriber')}, {plural(sources, 'source')}")
 
 
 @cli.command()
@@ -138,7 +140,9 @@ def fetch(config_path: Path, day: datetime | None, sources: tuple[str, ...], as_
             )
     with Session.open(config) as session:
         assert session.fetcher is not None
-        report = fetch_day(config, issue_date(day), session.store, session.fetcher, only=sources)
+        report = fetch_day(
+            config, issue_date(config, day), session.store, session.fetcher, only=sources
+        )
     if as_json:
         for paper in report.papers:
             click.echo(paper.model_dump_json())
@@ -214,16 +218,28 @@ def send(
       newsletter send --due              # from cron, every 15 minutes
     """
     from newsletter import preflight
+    from newsletter.agenda import for_send
     from newsletter.pipeline import run_once
     from newsletter.sending import SendOptions
     from newsletter.session import Session
 
     config = load(config_path)
     preflight.check(config, backend=backend, connects=not dry_run)
-    readers = readers_of(config, emails, shard, due)
+    now = clock()
+    chosen = readers_of(config, emails, shard)
+    agenda = for_send(config, chosen, now, day=day.date() if day else None, due=due)
+    for line in agenda.why:
+        click.echo(line)
+    if not agenda.readers:
+        return  # nothing is due: nothing is read, nothing is sent
     options = SendOptions(dry_run=dry_run, resend_in_doubt=resend_in_doubt, workers=workers)
-    with Session.open(config, backend=backend) as session, progress_bar(len(readers)) as advance:
-        report = run_once(session, issue_date(day), readers, options, progress=advance)
+    with (
+        Session.open(config, backend=backend) as session,
+        stop_on_signals() as stop,
+        progress_bar(len(agenda.readers)) as advance,
+    ):
+        report = run_once(session, agenda.day, agenda.readers, options, now=now,
+                          progress=advance, stop=stop)  # fmt: skip
     click.echo(report.summary(dry_run))
     for line in report.problems():
         click.echo(f"  {line}", err=True)

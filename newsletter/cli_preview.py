@@ -11,10 +11,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from newsletter.cli_options import config_option, date_option, issue_date, load, readers_of
+from newsletter.cli_options import (
+    clock,
+    config_option,
+    date_option,
+    issue_date,
+    load,
+    readers_of,
+)
 
 if TYPE_CHECKING:
     from newsletter.config import Config
+    from newsletter.models import Reader
 
 log = logging.getLogger("newsletter")
 
@@ -105,10 +113,38 @@ def _build_preview(
 
     preflight.check(config, connects=False)
     readers = readers_of(config, emails)
-    issue_day = day or (DEMO_DAY if demo else issue_date(None))
+    now = clock()
+    issue_day = day or (DEMO_DAY if demo else issue_date(config, None))
     with Session.open(config) as session:
-        preview = preview_day(session, issue_day, readers, out)
+        preview = preview_day(session, issue_day, readers, out, now=now)
     Console(stderr=True).print(preview_table(preview.plan.day, preview.entries, str(out)))
+    for reader, record in preview.already:
+        click.echo(
+            f"{reader.email}: the issue of {issue_day:%a %d %b} was already {record.status} "
+            f"({record.updated_at}); not previewed again",
+            err=True,
+        )
+    if not demo and day is None:
+        _next_sends(config, readers, now)
+    problems = preview.prepared.problems
+    if problems:
+        for outcome in problems:
+            click.echo(f"source {outcome.status}: {outcome.source}: {outcome.detail}", err=True)
+        names = ", ".join(outcome.source for outcome in problems)
+        raise click.ClickException(
+            f"{len(problems)} source(s) failed or stale ({names}): the preview lacks their papers"
+        )
+
+
+def _next_sends(config: Config, readers: list[Reader], now: datetime) -> None:
+    """When the previewed issues go out: each group's next send, and why not now."""
+    from newsletter.agenda import today_and_later, why_not_today
+
+    today, later = today_and_later(readers, now)
+    if today:
+        click.echo(f"{len(today)} of these readers are sent an issue today", err=True)
+    for line in why_not_today(config, now, later):
+        click.echo(line, err=True)
 
 
 def _serve(

@@ -30,6 +30,7 @@ from newsletter.sending import (
     send_share,
 )
 from newsletter.session import Session
+from newsletter.store import DeliveryRecord
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class Preview:
     plan: DayPlan
     entries: list[PreviewEntry]
     prepared: Prepared
+    already: list[tuple[Reader, DeliveryRecord]]  # the issue of the day reached them already
 
 
 def preview_day(
@@ -92,14 +94,25 @@ def preview_day(
     now: datetime | None = None,
 ) -> Preview:
     """Write each reader's issue of `day` into `out`, as `run_once` would send it; the delivery
-    state is only read."""
+    state is only read. A reader who already has that issue is listed, not previewed: a new
+    selection would show papers that issue did not carry."""
     from newsletter.compose import Composer
     from newsletter.preview import write_preview
 
     prepared = prepare(session, day, readers)
-    plan = select_day(session, day, readers)
-    entries = write_preview(plan, out, Composer.of(session.config), now or datetime.now(UTC))
-    return Preview(plan, entries, prepared)
+    already, pending = [], []
+    for reader in readers:
+        record = session.store.delivery(reader.key, day)
+        if record is not None and record.status.reached_reader:
+            already.append((reader, record))
+        else:
+            pending.append(reader)
+    plan = select_day(session, day, pending)
+    composer = Composer.of(session.config)
+    entries = write_preview(
+        plan, out, composer, now or datetime.now(UTC), sources=prepared.problems
+    )
+    return Preview(plan, entries, prepared, already)
 
 
 def alert_operator(session: Session, report: SendReport, now: datetime) -> bool:

@@ -117,16 +117,17 @@ def _earliest(last: Iterable[LastIssue | None], day: date) -> date:
 
 
 def _new_to(stored: StoredPaper, last: LastIssue | None, day: date, window: date) -> bool:
-    """Whether a paper is new to a reader whose previous issue is `last`: stored after that
-    issue was built (so a listing fetched late is not lost), at most `CATCH_UP_DAYS` old. A
-    first issue draws on the papers first listed on `day`."""
+    """Whether a paper is new to a reader whose previous issue is `last`: listed after that
+    issue's date (that issue could not carry it, even if it was already stored), or stored
+    after that issue was built (so a listing fetched late is not lost); at most
+    `CATCH_UP_DAYS` old. A first issue draws on the papers first listed on `day`."""
     if last is None:
         return stored.first_day == day
     if stored.first_day <= window:
         return False
-    if last.horizon is None:  # an issue recorded before horizons were kept
-        return stored.first_day > last.day
-    return stored.first_row > last.horizon
+    if stored.first_day > last.day:
+        return True
+    return last.horizon is not None and stored.first_row > last.horizon
 
 
 def _stored_liked(store: Store, readers: Sequence[Reader]) -> dict[str, Paper]:

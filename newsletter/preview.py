@@ -19,6 +19,7 @@ from datetime import date, datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from newsletter.compose import Composer
 from newsletter.config import Config
@@ -65,12 +66,18 @@ def issue_document(reader: Reader, selection: Selection, issue: RenderedIssue) -
 
 
 def write_preview(
-    plan: DayPlan, out: Path, composer: Composer, now: datetime
+    plan: DayPlan,
+    out: Path,
+    composer: Composer,
+    now: datetime,
+    *,
+    sources: Sequence[Any] = (),
 ) -> list[PreviewEntry]:
-    """Write each reader's issue, the message `send` would hand over, and the index."""
+    """Write each reader's issue, the message `send` would hand over, and the index (which
+    names the `sources` that failed or were stale: fetching.SourceOutcome)."""
     out.mkdir(parents=True, exist_ok=True)
     entries = [_write_reader(pick, out, composer, now) for pick in plan.picks]
-    write_index(composer.config, entries, out, plan.day)
+    write_index(composer.config, entries, out, plan.day, sources)
     return entries
 
 
@@ -99,14 +106,23 @@ def _write_reader(pick: Pick, out: Path, composer: Composer, now: datetime) -> P
 
 
 def write_index(
-    config: Config, entries: Sequence[PreviewEntry], out: Path, day: date | None
+    config: Config,
+    entries: Sequence[PreviewEntry],
+    out: Path,
+    day: date | None,
+    sources: Sequence[Any] = (),
 ) -> Path:
     template = environment(config.templates_dir).get_template("preview.html.j2")
+    failed = [
+        {"source": o.source, "status": str(o.status), "day": str(o.day), "detail": o.detail}
+        for o in sources
+    ]
     page = template.render(
         title=one_line(config.newsletter.title),
         day=day.isoformat() if day else "",
         entries=entries,
         budget=HTML_BUDGET,
+        failed_sources=failed,
     )
     path = out / "index.html"
     write_atomic(path, page)

@@ -187,6 +187,7 @@ class Operator:
     def send(self, key: str) -> SendReport | None:
         """Send the issue of the newest listing to the group `key`; None if it has no members
         any more (the config changed)."""
+        from newsletter.agenda import issue_date
         from newsletter.pipeline import run_once
         from newsletter.session import Session
 
@@ -197,7 +198,7 @@ class Operator:
             if found is None:
                 return None
             now = self.clock()
-            day = listing_date(now)
+            day = issue_date(self.config, now)
             with Session.open(self.config, backend=self.backend) as session:
                 report = run_once(session, day, found.readers, now=now, stop=self.stop)
             log.info("%s, issue of %s", key, report.summary())

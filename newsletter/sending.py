@@ -29,8 +29,8 @@ from newsletter.config import Config
 from newsletter.delivery.base import Result
 from newsletter.errors import DeliveryError, StoreError
 from newsletter.models import Reader, Selection
-from newsletter.render.issue import RenderedIssue
 from newsletter.plan import DayPlan, select_day
+from newsletter.render.issue import RenderedIssue
 from newsletter.session import Session
 from newsletter.status import DeliveryStatus
 from newsletter.store import claimant
@@ -75,7 +75,10 @@ class SendReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.failed or self.deferred or self.in_doubt or self.sources or self.halted)
+        return not (
+            self.failed or self.deferred or self.in_doubt or self.sources or self.halted
+            or self.stopped
+        )  # fmt: skip
 
     def merge(self, part: SendReport) -> None:
         """Add a worker's per-reader lists to this report."""
@@ -104,8 +107,10 @@ class SendReport:
         lines = [f"stopped sending: {reason}" for reason in self.halted]
         for label, rows in undelivered.items():
             lines += _grouped(label, rows)
-        if self.halted and self.stopped:
-            lines.append(f"not tried: {len(self.stopped)} readers (sent on the next run)")
+        if self.stopped:
+            why = "sending stopped" if self.halted else "the run was interrupted"
+            count = len(self.stopped)
+            lines.append(f"not tried: {count} reader{'s' * (count != 1)} ({why}; sent next run)")
         lines += [f"source {o.status}: {o.source}, {o.day}: {o.detail}" for o in self.sources]
         return lines
 
@@ -318,6 +323,11 @@ def send_in_workers(
 
 
 def _start_worker(spec: WorkerSpec, done: Any, halt: Any) -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group: the parent alone decides, through `halt`, so a
+    # worker finishes the message in flight instead of dying in it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _SPEC[:] = [(spec, done, halt)]
 
 
