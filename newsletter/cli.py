@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     pass
 
 log = logging.getLogger("newsletter")
+LATEST_ISSUES = 3  # issue dates whose delivery counts `status` shows
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -173,6 +174,12 @@ def fetch(config_path: Path, day: datetime | None, sources: tuple[str, ...], as_
     "(the reader may get that issue twice).",
 )
 @click.option(
+    "--resend-new-target",
+    is_flag=True,
+    help="Also send issues that went to another target before (e.g. to outbox/ in a trial "
+    "run, before an smtp block was added).",
+)
+@click.option(
     "--due",
     is_flag=True,
     help="Only subscribers whose send time (their timezone, send_time and days) came in the "
@@ -200,6 +207,7 @@ def send(
     dry_run: bool,
     backend: str | None,
     resend_in_doubt: bool,
+    resend_new_target: bool,
     due: bool,
     shard: tuple[int, int] | None,
     workers: int | None,
@@ -232,7 +240,10 @@ def send(
         click.echo(line)
     if not agenda.readers:
         return  # nothing is due: nothing is read, nothing is sent
-    options = SendOptions(dry_run=dry_run, resend_in_doubt=resend_in_doubt, workers=workers)
+    options = SendOptions(
+        dry_run=dry_run, resend_in_doubt=resend_in_doubt, resend_new_target=resend_new_target,
+        workers=workers,
+    )  # fmt: skip
     with (
         Session.open(config, backend=backend) as session,
         stop_on_signals() as stop,
@@ -249,17 +260,31 @@ def send(
 
 @cli.command()
 @config_option
-@date_option
-def history(config_path: Path, day: datetime | None) -> None:
-    """Show the delivery log: who got which issue, and what the server answered."""
-    from rich.console import Console
+@date_filter_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list of deliveries.")
+def history(config_path: Path, day: datetime | None, as_json: bool) -> None:
+    """Show the delivery log: who got which issue, and what the server answered (every date,
+    newest first, unless --date).
+
+    \b
+    Examples:
+      newsletter history --date 2026-07-27
+      newsletter history --json | jq '.[] | select(.status != "sent")'
+    """
+    import json
 
     from newsletter.session import Session
-    from newsletter.tables import history_table
+    from newsletter.tables import console, history_document, history_table
 
-    with Session.open(load(config_path), online=False) as session:
-        records = session.store.deliveries(day.date() if day else None)
-    Console().print(history_table(records))
+    config = load(config_path)
+    records = []
+    if config.state_path.exists():  # a look must not create the state
+        with Session.open(config, online=False) as session:
+            records = session.store.deliveries(day.date() if day else None)
+    if as_json:
+        click.echo(json.dumps(history_document(records), ensure_ascii=False, indent=2))
+    else:
+        console().print(history_table(records))
 
 
 @cli.command()
@@ -312,29 +337,46 @@ def run(
 
 @cli.command()
 @config_option
-def status(config_path: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def status(config_path: Path, as_json: bool) -> None:
     """Show the next scheduled sends (local and UTC time), the last fetch of every source and
-    the delivery counts of the latest issue dates."""
-    from datetime import timedelta
+    the delivery counts of the latest issue dates that have deliveries.
 
-    from rich.console import Console
+    \b
+    Examples:
+      newsletter status
+      newsletter status --json | jq .deliveries
+    """
+    import json
 
-    from newsletter.calendar import listing_date
     from newsletter.session import Session
-    from newsletter.tables import counts_table, fetches_table, sends_table
+    from newsletter.tables import (
+        console,
+        counts_table,
+        fetches_table,
+        sends_table,
+        status_document,
+    )
 
     config = load(config_path)
     now = datetime.now(UTC)
-    console = Console()
-    console.print(sends_table(config, now))
-    if not config.state_path.exists():  # a look must not create the state
-        console.print(f"No state yet at {config.state_path}: nothing fetched or sent.")
+    fetches, counts = [], []
+    if config.state_path.exists():  # a look must not create the state
+        with Session.open(config, online=False) as session:
+            fetches = session.store.last_fetches()
+            days = session.store.latest_issue_dates(LATEST_ISSUES)
+            counts = [(day, session.store.delivery_counts(day)) for day in days]
+    if as_json:
+        document = status_document(config, now, fetches, counts)
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
-    today = listing_date(now)
-    with Session.open(config, online=False) as session:
-        console.print(fetches_table(session.store.last_fetches()))
-        days = (today - timedelta(days=1), today)
-        console.print(counts_table([(d, session.store.delivery_counts(d)) for d in days]))
+    out = console()
+    out.print(sends_table(config, now))
+    if not config.state_path.exists():
+        out.print(f"No state yet at {config.state_path}: nothing fetched or sent.")
+        return
+    out.print(fetches_table(fetches))
+    out.print(counts_table(counts))
 
 
 cli.add_command(preview)

@@ -97,7 +97,7 @@ def select_day(session: Session, day: date, readers: Sequence[Reader]) -> DayPla
     }
     candidates = set().union(*new.values())
     excluded = {found: candidates - ids for found, ids in new.items()}
-    sent = store.delivered_among([r.key for r in readers], candidates)
+    sent = store.delivered_among([r.key for r in readers], candidates, besides=day)
     delivered = {r.profile.email: excluded[last[r.key]] | sent.get(r.key, set()) for r in readers}
     papers = [stored.paper for stored in pool if stored.paper.id in candidates]
     corpus = store.papers_for_day(day) or [stored.paper for stored in pool]

@@ -52,6 +52,7 @@ Progress = Callable[[str], None]
 class SendOptions:
     dry_run: bool = False  # build every message, send none, record nothing
     resend_in_doubt: bool = False  # also send issues whose last attempt may have arrived
+    resend_new_target: bool = False  # also send issues sent earlier to another target
     workers: int | None = None  # processes; None: `pipeline.worker_count` decides
 
 
@@ -71,13 +72,15 @@ class SendReport:
     sources: list[Any] = field(default_factory=list)  # fetching.SourceOutcome: failed or stale
     stopped: list[str] = field(default_factory=list)  # not tried: asked to stop, or halted
     halted: list[str] = field(default_factory=list)  # why sending stopped early (the state)
+    elsewhere: list[tuple[str, str]] = field(default_factory=list)  # sent to another target
+    target: str = ""  # where this run's messages went
     workers: int = 1  # processes that sent
 
     @property
     def ok(self) -> bool:
         return not (
             self.failed or self.deferred or self.in_doubt or self.sources or self.halted
-            or self.stopped
+            or self.stopped or self.elsewhere
         )  # fmt: skip
 
     def merge(self, part: SendReport) -> None:
@@ -98,7 +101,11 @@ class SendReport:
         ]
         if self.stopped:
             counts.append(("not tried", self.stopped))
-        return f"{self.day}: " + ", ".join(f"{label} {len(rows)}" for label, rows in counts)
+        if self.elsewhere:
+            counts.append(("sent earlier to another target", self.elsewhere))
+        where = f" to {self.target}" if self.target and not dry_run else ""
+        line = ", ".join(f"{label} {len(rows)}" for label, rows in counts)
+        return f"{self.day}{where}: {line}"
 
     def problems(self) -> list[str]:
         """One line per reader not delivered (readers with the same reason share a line when
@@ -111,6 +118,11 @@ class SendReport:
             why = "sending stopped" if self.halted else "the run was interrupted"
             count = len(self.stopped)
             lines.append(f"not tried: {count} reader{'s' * (count != 1)} ({why}; sent next run)")
+        for email, target in self.elsewhere:
+            lines.append(
+                f"sent earlier to {target}, not to {self.target}: {email} "
+                "(--resend-new-target sends it here)"
+            )
         lines += [f"source {o.status}: {o.source}, {o.day}: {o.detail}" for o in self.sources]
         return lines
 
@@ -133,7 +145,7 @@ def _grouped(label: str, rows: Sequence[tuple[str, str]], most: int = 3) -> list
 _PER_READER = [
     f.name
     for f in fields(SendReport)
-    if f.name not in ("day", "warnings", "sources", "workers", "halted")
+    if f.name not in ("day", "warnings", "sources", "workers", "halted", "target")
 ]
 
 
@@ -157,12 +169,14 @@ def send_share(
     report = SendReport(day)
     with ExitStack() as stack:
         backend, unreachable = None, None
-        if not options.dry_run:
-            try:
-                backend = stack.enter_context(session.backend())
-            except DeliveryError as exc:
-                unreachable = f"not sent: {exc}"
-                log.error("%s", exc)
+        try:
+            made = session.backend()  # not connected yet: where messages would go
+            report.target = made.target
+            if not options.dry_run:
+                backend = stack.enter_context(made)
+        except DeliveryError as exc:
+            unreachable = f"not sent: {exc}"
+            log.error("%s", exc)
         composer = Composer.of(session.config)
         sender = _Sender(session, plan, composer, backend, options, now, report, unreachable)
         for pick in plan.picks:
@@ -196,7 +210,7 @@ class _Sender:
 
     def deliver(self, reader: Reader, selection: Selection) -> None:
         store, day, report = self.session.store, self.plan.day, self.report
-        if _settled(self.session, reader, day, report, self.options.resend_in_doubt):
+        if _settled(self.session, reader, day, report, self.options):
             return
         if not selection.should_send:
             report.no_papers.append(reader.email)
@@ -206,10 +220,11 @@ class _Sender:
         if self.backend is None and self.unreachable is None:
             report.would_send.append(reader.email)
             return
-        resend = self.options.resend_in_doubt
-        if not store.claim(reader.key, day, self.me, resend_in_doubt=resend,
-                           horizon=self.plan.horizon):  # fmt: skip
-            if not _settled(self.session, reader, day, report, resend):
+        options = self.options
+        if not store.claim(reader.key, day, self.me, resend_in_doubt=options.resend_in_doubt,
+                           horizon=self.plan.horizon, target=report.target,
+                           retarget=options.resend_new_target):  # fmt: skip
+            if not _settled(self.session, reader, day, report, options):
                 report.already.append(reader.email)  # being sent by another live process
             return
         if self.backend is None:  # unreachable: recorded, tried again on the next run
@@ -243,22 +258,28 @@ def shown_ids(selection: Selection, issue: RenderedIssue) -> list[str]:
 
 
 def _settled(
-    session: Session, reader: Reader, day: date, report: SendReport, resend_in_doubt: bool
+    session: Session, reader: Reader, day: date, report: SendReport, options: SendOptions
 ) -> bool:
     """Whether the reader's issue of `day` is not this run's to send; if so, say why in
-    `report`: sent, failed or being sent elsewhere count as already handled; in doubt stays in
-    doubt. A `sending` row is left to `Store.claim`, which tells a live sender from a dead one."""
+    `report`: sent (here), failed or being sent elsewhere count as already handled; in doubt
+    stays in doubt; sent to another target is reported. A `sending` row is left to
+    `Store.claim`, which tells a live sender from a dead one."""
     record = session.store.delivery(reader.key, day)
     if record is None or record.status in (DeliveryStatus.DEFERRED, DeliveryStatus.SENDING):
         return False
     if record.status is DeliveryStatus.IN_DOUBT:
-        if resend_in_doubt:
+        if options.resend_in_doubt:
             return False
         detail = f"{record.detail} (not resent; see --resend-in-doubt)"
         report.in_doubt.append((reader.email, detail))
         return True
     if record.status is DeliveryStatus.FAILED:  # permanent: reported on every run of the date
         report.failed.append((reader.email, f"{record.detail} (on an earlier run; not retried)"))
+        return True
+    if record.target and report.target and record.target != report.target:
+        if options.resend_new_target:
+            return False
+        report.elsewhere.append((reader.email, record.target))
         return True
     report.already.append(reader.email)
     return True
@@ -319,6 +340,7 @@ def send_in_workers(
     report = SendReport(day, workers=workers)
     for part in parts:
         report.merge(part)
+        report.target = report.target or part.target
     return report
 
 

@@ -16,7 +16,7 @@ from newsletter.agenda import issue_date
 from newsletter.config import load_config
 from newsletter.schedule import Operator
 from newsletter.store import Store
-from tests.sending import READERS, SEND_ENV, add_readers, demo_config
+from tests.sending import READERS, SEND_ENV, add_readers, demo_config, parse
 from tests.smtpserver import Script, smtp_server
 
 SATURDAY = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -131,3 +131,28 @@ def test_ctrl_c_finishes_the_message_in_flight_reports_and_the_next_run_resumes(
         assert later.returncode == 0, later.stderr
         assert sorted(script.recipients()) == readers  # everyone exactly once
     assert os.environ.get("NEWSLETTER_NOW") is None
+
+
+def test_a_trial_send_to_the_outbox_never_swallows_the_day_for_smtp(tmp_path: Path) -> None:
+    path = demo_config(tmp_path, None)
+    trial = newsletter(path, "send", "--date", str(FRIDAY))
+    assert trial.returncode == 0, trial.stderr
+    outbox = (tmp_path / "outbox").resolve().as_uri()
+    assert f"{FRIDAY} to {outbox}: sent 3" in trial.stdout  # it says where the mail went
+    with smtp_server() as (port, script):
+        path = demo_config(tmp_path, port)  # the operator adds an smtp block
+        first = newsletter(path, "send", "--date", str(FRIDAY))
+        assert first.returncode == 1 and script.received == []
+        for reader in READERS:
+            assert f"sent earlier to {outbox}, not to smtp://127.0.0.1:{port}: {reader}" in (
+                first.stderr
+            )
+        again = newsletter(path, "send", "--date", str(FRIDAY), "--resend-new-target")
+        assert again.returncode == 0, again.stderr
+        assert sorted(script.recipients()) == sorted(READERS)
+        for _, _, data in script.received:  # the same issue, with its papers
+            text = parse(data).get_body(("plain",))
+            assert text is not None and "arxiv.org/abs/" in text.get_content()
+        last = newsletter(path, "send", "--date", str(FRIDAY))
+        assert last.returncode == 0 and "already sent 3" in last.stdout
+        assert len(script.received) == len(READERS)

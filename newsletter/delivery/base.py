@@ -43,6 +43,12 @@ class Backend:
 
     name = "base"
 
+    @property
+    def target(self) -> str:
+        """Where messages go, as the delivery ledger records it (`smtp://host:port`, a folder's
+        `file://` URL): an issue sent to one target is not taken as sent to another."""
+        return self.name
+
     @classmethod
     def from_config(cls, config: Config) -> Self:
         """The backend as the config sets it up; DeliveryError when the config cannot."""

@@ -22,6 +22,10 @@ class MaildirBackend(Backend):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
+    @property
+    def target(self) -> str:
+        return self.folder.resolve().as_uri()
+
     @classmethod
     def from_config(cls, config: Config) -> Self:
         return cls(config.base_dir / "outbox")

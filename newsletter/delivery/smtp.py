@@ -75,6 +75,10 @@ class _ConnectError(DeliveryError):
 class SmtpBackend(Backend):
     name = "smtp"
 
+    @property
+    def target(self) -> str:
+        return f"smtp://{self.settings.host}:{self.settings.effective_port}"
+
     def __init__(
         self,
         settings: SmtpConfig,

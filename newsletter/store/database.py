@@ -106,6 +106,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deliveries_sent ON deliveries(subscriber, status, issue_date);
     CREATE INDEX delivered_papers_paper ON delivered_papers(paper_id)
     """,
+    # 4: where an issue was delivered (smtp://host:port, file:///outbox ...): a change of
+    # target must not count a trial run to a folder as the reader's mail
+    """
+    ALTER TABLE deliveries ADD COLUMN target TEXT
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

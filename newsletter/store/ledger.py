@@ -20,7 +20,9 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
+from newsletter.errors import StoreError
 from newsletter.status import DeliveryStatus
 from newsletter.store.database import Database, _now
 
@@ -29,7 +31,9 @@ log = logging.getLogger(__name__)
 CLAIM_LEASE_SECONDS = 3600  # a 'sending' row older than this, from any host, is abandoned
 CUT_OFF = "the sending process stopped before the server's reply"  # an in-doubt row's detail
 
-_DELIVERY_COLUMNS = "subscriber, issue_date, status, message_id, attempts, last_error, updated_at"
+_DELIVERY_COLUMNS = (
+    "subscriber, issue_date, status, message_id, attempts, last_error, updated_at, target"
+)
 _REACHED = tuple(status for status in DeliveryStatus if status.reached_reader)
 
 
@@ -42,13 +46,14 @@ class DeliveryRecord:
     attempts: int
     detail: str
     updated_at: str
+    target: str | None = None  # where it went: smtp://host:port, file:///outbox ...
 
     @classmethod
-    def of(cls, row: tuple[str, str, str, str | None, int, str | None, str]) -> DeliveryRecord:
-        subscriber, day, status, message_id, attempts, detail, updated_at = row
+    def of(cls, row: tuple[Any, ...]) -> DeliveryRecord:
+        subscriber, day, status, message_id, attempts, detail, updated_at, target = row
         return cls(
             subscriber, date.fromisoformat(day), DeliveryStatus(status), message_id, attempts,
-            detail or "", updated_at,
+            detail or "", updated_at, target,
         )  # fmt: skip
 
 
@@ -72,25 +77,56 @@ class Ledger(Database):
         *,
         resend_in_doubt: bool,
         horizon: int | None = None,
+        target: str | None = None,
+        retarget: bool = False,
     ) -> bool:
-        """Take the right to send `subscriber`'s issue of `day`; False when it is not ours to
-        send: sent, failed, being sent by a live process, or in doubt (unless resending those).
+        """Take the right to send `subscriber`'s issue of `day` to `target`; False when it is
+        not ours to send: sent, failed, being sent by a live process, or in doubt (unless
+        resending those). With `retarget`, an issue sent to another target is taken again.
 
         A row left `sending` by a dead process is taken again when its message was never handed
         to the server, and becomes `in_doubt` when it was (the server may have delivered it)."""
         key = (subscriber, day.isoformat())
         with self.transaction() as db:
-            if not _takeable(_settled_status(db, key), resend_in_doubt=resend_in_doubt):
+            status = _settled_status(db, key)
+            elsewhere = retarget and status is DeliveryStatus.SENT and _target(db, key) != target
+            if not (elsewhere or _takeable(status, resend_in_doubt=resend_in_doubt)):
                 return False
             db.execute(
                 "INSERT INTO deliveries (subscriber, issue_date, status, attempts, updated_at, "
-                "claimed_by, handed_over, horizon) VALUES (?, ?, ?, 1, ?, ?, 0, ?) "
+                "claimed_by, handed_over, horizon, target) VALUES (?, ?, ?, 1, ?, ?, 0, ?, ?) "
                 "ON CONFLICT (subscriber, issue_date) DO UPDATE SET status = excluded.status, "
                 "attempts = attempts + 1, updated_at = excluded.updated_at, "
-                "claimed_by = excluded.claimed_by, handed_over = 0, horizon = excluded.horizon",
-                (*key, DeliveryStatus.SENDING.value, _now(), claimant, horizon),
+                "claimed_by = excluded.claimed_by, handed_over = 0, horizon = excluded.horizon, "
+                "target = excluded.target",
+                (*key, DeliveryStatus.SENDING.value, _now(), claimant, horizon, target),
             )
             return True
+
+    def settle(self, subscriber: str, day: date, *, delivered: bool) -> DeliveryRecord:
+        """Decide an issue in doubt: `delivered` makes it sent (its papers count as delivered),
+        otherwise it is deferred and the next run sends it. StoreError if it is not in doubt."""
+        key = (subscriber, day.isoformat())
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT status, paper_ids FROM deliveries WHERE subscriber = ? AND issue_date = ?",
+                key,
+            ).fetchone()
+            if row is None or row[0] != DeliveryStatus.IN_DOUBT:
+                found = "no issue" if row is None else f"the issue is {row[0]}"
+                raise StoreError(f"{subscriber}, {day}: {found}, not in doubt: nothing to settle")
+            status = DeliveryStatus.SENT if delivered else DeliveryStatus.DEFERRED
+            note = "settled by the operator: " + ("delivered" if delivered else "not delivered")
+            db.execute(
+                "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ? "
+                "WHERE subscriber = ? AND issue_date = ?",
+                (status.value, note, _now(), *key),
+            )
+            if delivered:
+                _insert_delivered(db, subscriber, day, json.loads(row[1] or "[]"))
+        record = self.delivery(subscriber, day)
+        assert record is not None
+        return record
 
     def handing_over(self, subscriber: str, day: date) -> None:
         """Note that the message data is about to reach the server: from here on, a cut-off
@@ -161,18 +197,28 @@ class Ledger(Database):
         )
         return {status: count for status, count in rows}
 
+    def latest_issue_dates(self, count: int) -> list[date]:
+        """The `count` latest issue dates that have deliveries in any state, newest first."""
+        rows = self._read(
+            "SELECT DISTINCT issue_date FROM deliveries ORDER BY issue_date DESC LIMIT ?", (count,)
+        )
+        return [date.fromisoformat(day) for (day,) in rows]
+
     def delivered_among(
-        self, subscribers: Sequence[str], paper_ids: Iterable[str]
+        self, subscribers: Sequence[str], paper_ids: Iterable[str], *, besides: date | None = None
     ) -> dict[str, set[str]]:
-        """Which of `paper_ids` reached each of `subscribers` (their keys as given)."""
+        """Which of `paper_ids` reached each of `subscribers` (their keys as given), in issues
+        other than that of `besides` (an issue sent again carries its own papers again)."""
         wanted = set(subscribers)
         rows = self._read_among(
-            "SELECT subscriber, paper_id FROM delivered_papers WHERE paper_id IN ({marks})",
+            "SELECT subscriber, paper_id, issue_date FROM delivered_papers "
+            "WHERE paper_id IN ({marks})",
             sorted(set(paper_ids)),
         )
+        skip = besides.isoformat() if besides else None
         found: dict[str, set[str]] = {}
-        for subscriber, paper_id in rows:
-            if subscriber in wanted:
+        for subscriber, paper_id, issue in rows:
+            if subscriber in wanted and issue != skip:
                 found.setdefault(subscriber, set()).add(paper_id)
         return found
 
@@ -217,6 +263,13 @@ def _settled_status(db: sqlite3.Connection, key: tuple[str, str]) -> DeliverySta
         (DeliveryStatus.IN_DOUBT.value, CUT_OFF, _now(), *key),
     )
     return DeliveryStatus.IN_DOUBT
+
+
+def _target(db: sqlite3.Connection, key: tuple[str, str]) -> str | None:
+    row = db.execute(
+        "SELECT target FROM deliveries WHERE subscriber = ? AND issue_date = ?", key
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _takeable(status: DeliveryStatus | None, *, resend_in_doubt: bool) -> bool:
