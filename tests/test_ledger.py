@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.errors import StoreError
 from newsletter.status import DeliveryStatus
 from newsletter.store import LastIssue, Store
 from newsletter.store.ledger import CLAIM_LEASE_SECONDS
@@ -210,3 +211,36 @@ def test_an_alert_is_first_only_once(store: Store) -> None:
     assert store.first_alert("source|arxiv|2026-07-27|failed")
     assert not store.first_alert("source|arxiv|2026-07-27|failed")
     assert store.first_alert("source|arxiv|2026-07-28|failed")
+
+
+def test_an_issue_in_doubt_is_settled_by_the_operator_either_way(tmp_path: Path) -> None:
+    day = date(2026, 7, 27)
+    with Store(tmp_path / "s.db") as store:
+        for key, delivered in (("a@example.org", True), ("b@example.org", False)):
+            assert store.claim(key, day, "me", resend_in_doubt=False)
+            store.finish(key, day, DeliveryStatus.IN_DOUBT, message_id="<m>", detail="cut",
+                         paper_ids=["2607.00001"])  # fmt: skip
+            record = store.settle(key, day, delivered=delivered)
+            assert record.status is (DeliveryStatus.SENT if delivered else DeliveryStatus.DEFERRED)
+            assert "settled by the operator" in record.detail
+        assert store.delivered_paper_ids("a@example.org") == {"2607.00001"}
+        assert store.delivered_paper_ids("b@example.org") == set()
+        assert store.claim("b@example.org", day, "me", resend_in_doubt=False)  # sent next run
+        with pytest.raises(StoreError, match="not in doubt"):
+            store.settle("a@example.org", day, delivered=False)
+
+
+def test_a_sent_issue_is_taken_again_only_for_another_target_when_asked(tmp_path: Path) -> None:
+    day = date(2026, 7, 27)
+    with Store(tmp_path / "s.db") as store:
+        assert store.claim("a@example.org", day, "me", resend_in_doubt=False, target="file:///o")
+        store.finish("a@example.org", day, DeliveryStatus.SENT, message_id="<m>", detail="ok",
+                     paper_ids=[])  # fmt: skip
+        smtp = "smtp://relay:587"
+        assert not store.claim("a@example.org", day, "me", resend_in_doubt=False, target=smtp)
+        assert not store.claim("a@example.org", day, "me", resend_in_doubt=False,
+                               target="file:///o", retarget=True)  # fmt: skip
+        assert store.claim("a@example.org", day, "me", resend_in_doubt=False, target=smtp,
+                           retarget=True)  # fmt: skip
+        record = store.delivery("a@example.org", day)
+        assert record is not None and record.target == smtp and record.attempts == 2
