@@ -27,10 +27,21 @@ def shown(value: object) -> str:
 
 def did_you_mean(word: str, choices: list[str] | set[str] | frozenset[str]) -> str:
     """A ` (did you mean 'x'?)` suffix when a close match exists, else an empty string."""
+    match = closest(word, choices)
+    return f" (did you mean {match!r}?)" if match else ""
+
+
+def closest(word: str, choices: list[str] | set[str] | frozenset[str]) -> str | None:
+    """The choice most like `word`, if one is close enough to be what was meant."""
     if len(word) > SHOWN:
-        return ""
+        return None
     matches = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean {matches[0]!r}?)" if matches else ""
+    return matches[0] if matches else None
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 subscriber`, `2 subscribers`, `0 papers`; `many` for an irregular plural."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 def no_control(value: str) -> str:

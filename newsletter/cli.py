@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from newsletter.checks import plural
 from newsletter.cli_options import (
     Group,
     Shard,
@@ -150,7 +151,8 @@ def fetch(config_path: Path, day: datetime | None, sources: tuple[str, ...], as_
     fetch_tables(report, Console(soft_wrap=False, quiet=as_json), Console(stderr=as_json))
     if report.problems:
         names = ", ".join(outcome.source for outcome in report.problems)
-        raise click.ClickException(f"{len(report.problems)} source(s) failed or stale: {names}")
+        failed = plural(len(report.problems), "source")
+        raise click.ClickException(f"{failed} failed or stale: {names}")
 
 
 @cli.command()
@@ -236,7 +238,7 @@ def send(
     now = clock()
     chosen = readers_of(config, emails, shard)
     agenda = for_send(config, chosen, now, day=day.date() if day else None, due=due)
-    for line in agenda.why:
+    for line in [] if is_quiet() else agenda.why:
         click.echo(line)
     if not agenda.readers:
         return  # nothing is due: nothing is read, nothing is sent
@@ -251,7 +253,8 @@ def send(
     ):
         report = run_once(session, agenda.day, agenda.readers, options, now=now,
                           progress=advance, stop=stop)  # fmt: skip
-    click.echo(report.summary(dry_run))
+    if not is_quiet():
+        click.echo(report.summary(dry_run))
     for line in report.problems():
         click.echo(f"  {line}", err=True)
     if not report.ok:
@@ -330,8 +333,8 @@ def run(
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        log.info("scheduler started for %s (%d subscribers)", config_path,
-                 len(operator.config.subscribers))  # fmt: skip
+        readers = plural(len(operator.config.subscribers), "subscriber")
+        log.info("scheduler started for %s (%s)", config_path, readers)
         run_scheduler(operator, first_send_at=at)
 
 

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from newsletter.checks import plural
 from newsletter.cli_options import (
     clock,
     config_option,
     date_option,
+    is_quiet,
     issue_date,
     load,
     readers_of,
@@ -46,7 +48,7 @@ log = logging.getLogger("newsletter")
 )
 @click.option("--demo", is_flag=True, help="Use the bundled demo day and readers (offline).")
 @click.option("--serve", is_flag=True, help="Serve the preview on 127.0.0.1; rebuild on changes.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8025, show_default=True,
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port for --serve (0: any free port).")  # fmt: skip
 @click.option("--open", "open_browser", is_flag=True, help="Open the preview in a browser.")
 def preview(
@@ -71,7 +73,7 @@ def preview(
     Examples:
       newsletter preview --demo --out preview      # offline, bundled sample papers
       newsletter preview --date 2026-07-27 --subscriber ada@example.org --out /tmp/issue
-      newsletter preview --serve --open            # http://127.0.0.1:8025, rebuilt on edits
+      newsletter preview --serve --open            # http://127.0.0.1:8765, rebuilt on edits
     """
     import tempfile
 
@@ -87,7 +89,8 @@ def preview(
         if not serve:
             if open_browser:
                 _open(index.as_uri())
-            click.echo(f"Open {index}")
+            if not is_quiet():
+                click.echo(f"Open {index}")
             return
         _serve(config, out, port, open_browser, build)
 
@@ -132,7 +135,8 @@ def _build_preview(
             click.echo(f"source {outcome.status}: {outcome.source}: {outcome.detail}", err=True)
         names = ", ".join(outcome.source for outcome in problems)
         raise click.ClickException(
-            f"{len(problems)} source(s) failed or stale ({names}): the preview lacks their papers"
+            f"{plural(len(problems), 'source')} failed or stale ({names}): the preview lacks "
+            "their papers"
         )
 
 
@@ -142,7 +146,8 @@ def _next_sends(config: Config, readers: list[Reader], now: datetime) -> None:
 
     today, later = today_and_later(readers, now)
     if today:
-        click.echo(f"{len(today)} of these readers are sent an issue today", err=True)
+        verb = "is" if len(today) == 1 else "are"
+        click.echo(f"{plural(len(today), 'reader')} {verb} sent an issue today", err=True)
     for line in why_not_today(config, now, later):
         click.echo(line, err=True)
 

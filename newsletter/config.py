@@ -23,9 +23,11 @@ from pydantic import (
 from newsletter.addresses import reader_key
 from newsletter.config_checks import (
     LATER_CHECKED,
+    as_written,
     duplicate_sources,
     duplicate_subscribers,
     lines_of,
+    notes,
     path_problems,
 )
 from newsletter.config_errors import problems_from
@@ -47,6 +49,7 @@ from newsletter.fields import (
     Mailbox,
     Number,
     OptionalLine,
+    PaperCategory,
     PathText,
     Phrase,
     Selector,
@@ -173,7 +176,7 @@ class DkimConfig(Strict):
 
 
 class Interests(Strict):
-    categories: list[ArxivCategory] = Field(default_factory=list)
+    categories: list[PaperCategory] = Field(default_factory=list)
     keywords: list[Phrase] = Field(default_factory=list)
     authors: list[Phrase] = Field(default_factory=list)
     exclude: list[Phrase] = Field(default_factory=list)
@@ -273,6 +276,7 @@ class Config(Strict):
 
     _readers: list[Reader] = PrivateAttr(default_factory=list)
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)  # see `line_of`
+    _notes: list[Problem] = PrivateAttr(default_factory=list)  # see `notes`
 
     @model_validator(mode="after")
     def _resolve_readers(self) -> Config:
@@ -287,6 +291,12 @@ class Config(Strict):
     def line_of(self, key: str) -> int | None:
         """The line of a `newsletter.` key that checks after loading report (see `preflight`)."""
         return self._lines.get(key)
+
+    @property
+    def notes(self) -> list[Problem]:
+        """What loading the file read differently from its text (`cs.ai` as `cs.AI`) or found
+        misleading (`timezone: EST`): warnings for `validate`, in file order."""
+        return self._notes
 
     @property
     def base_dir(self) -> Path:
@@ -314,7 +324,7 @@ def load_config(path: Path | str) -> Config:
         raise ConfigError([Problem(str(path), 1, "", message)])
     problems = duplicate_subscribers(document)
     try:
-        config = Config.model_validate({**data, "path": path})
+        config = Config.model_validate({**as_written(document), "path": path})
     except ValidationError as exc:
         problems = problems_from(exc, document, Config) + problems
     else:
@@ -323,4 +333,5 @@ def load_config(path: Path | str) -> Config:
         problems.sort(key=lambda problem: problem.line or 0)
         raise ConfigError(problems)
     config._lines = lines_of(document, LATER_CHECKED, len(config.subscribers))
+    config._notes = notes(document, config)
     return config

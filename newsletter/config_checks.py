@@ -1,18 +1,22 @@
 """The checks of a config that need the whole file, made after the schema's: duplicates (readers
-compared as normalised addresses, source names), paths the system refuses, and the lines of the
-keys that later checks report (`Config.line_of`)."""
+compared as normalised addresses, source names), paths the system refuses, notes on values that
+pass but were read differently or mislead (`cs.ai` read as `cs.AI`, `timezone: EST`), and the
+lines of the keys that later checks report (`Config.line_of`). Before the schema, `as_written`
+keeps a time as the file writes it."""
 
 from __future__ import annotations
 
 import stat
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from newsletter.addresses import reader_key
 from newsletter.checks import shown
 from newsletter.errors import Problem
-from newsletter.fields import check_email
+from newsletter.fields import check_email, timezone_note
 from newsletter.yamlfile import YamlDocument
 
 if TYPE_CHECKING:
@@ -21,6 +25,8 @@ if TYPE_CHECKING:
 
 LATER_CHECKED = (
     "newsletter",
+    "newsletter.sender",
+    "newsletter.dkim.domain",
     "newsletter.templates",
     "newsletter.dkim.private_key_path",
     "newsletter.smtp",
@@ -121,3 +127,90 @@ def path_problems(document: YamlDocument, config: Config) -> list[Problem]:
         line = document.line_of(("newsletter", key), key=True)
         problems.append(Problem(str(document.path), line, f"newsletter.{key}", message))
     return problems
+
+
+def as_written(document: YamlDocument) -> Any:
+    """The data, with a number at a `send_time` key replaced by the file's text for it: YAML
+    reads `send_time: 8.30` as the float 8.3, and a message must quote what was written."""
+    data = document.data
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    if isinstance(data.get("newsletter"), dict):
+        data["newsletter"] = _time_as_written(document, ("newsletter",), data["newsletter"])
+    if isinstance(data.get("subscribers"), list):
+        data["subscribers"] = [
+            _time_as_written(document, ("subscribers", index), entry)
+            if isinstance(entry, dict)
+            else entry
+            for index, entry in enumerate(data["subscribers"])
+        ]
+    return data
+
+
+def _time_as_written(
+    document: YamlDocument, where: tuple[str | int, ...], mapping: dict[Any, Any]
+) -> dict[Any, Any]:
+    value = mapping.get("send_time")
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return mapping
+    node = _node(document.root, (*where, "send_time"))
+    if not isinstance(node, yaml.ScalarNode):
+        return mapping
+    return {**mapping, "send_time": node.value}
+
+
+def _node(node: yaml.Node | None, path: tuple[str | int, ...]) -> yaml.Node | None:
+    """The value node at `path`, or None."""
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            found = [v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part]
+            node = found[0] if found else None
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if 0 <= part < len(node.value) else None
+        else:
+            return None
+    return node
+
+
+def notes(document: YamlDocument, config: Config) -> list[Problem]:
+    """What loading read differently from the text (`cs.ai` as `cs.AI`) and zone names that
+    work but mislead (`EST`, `US/Eastern`): told by `validate`, stopping nothing."""
+    found = []
+    zones: list[tuple[tuple[str | int, ...], str | None]] = [
+        (("newsletter", "timezone"), config.newsletter.timezone)
+    ]
+    for index, source in enumerate(config.newsletter.sources):
+        at: tuple[str | int, ...] = ("newsletter", "sources", index, "categories")
+        found += _categories_read(document, at, getattr(source, "categories", []))
+    for index, subscriber in enumerate(config.subscribers):
+        at = ("subscribers", index, "interests", "categories")
+        found += _categories_read(document, at, subscriber.interests.categories)
+        zones.append((("subscribers", index, "timezone"), subscriber.timezone))
+    for where, zone in zones:
+        note = timezone_note(zone) if zone else None
+        if note:
+            found.append(_note(document, where, note))
+    return found
+
+
+def _categories_read(
+    document: YamlDocument, where: tuple[str | int, ...], categories: Sequence[str]
+) -> list[Problem]:
+    node = _node(document.root, where) if categories else None
+    if not isinstance(node, yaml.SequenceNode) or len(node.value) != len(categories):
+        return []
+    found = []
+    for index, (item, category) in enumerate(zip(node.value, categories, strict=True)):
+        written = item.value.strip() if isinstance(item, yaml.ScalarNode) else category
+        if written != category:
+            message = f"{shown(written)} is read as {category!r}, as arXiv writes it"
+            found.append(_note(document, (*where, index), message))
+    return found
+
+
+def _note(document: YamlDocument, where: tuple[str | int, ...], message: str) -> Problem:
+    dotted = ""
+    for part in where:
+        dotted += f"[{part}]" if isinstance(part, int) else (f".{part}" if dotted else part)
+    return Problem(str(document.path), document.line_of(where, key=True), dotted, message)

@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from newsletter.calendar import is_announcement_day
+from newsletter.checks import plural
 from newsletter.config import Config, SourceBase
 from newsletter.errors import SourceError
 from newsletter.models import Paper
@@ -191,8 +192,8 @@ def _judge(
     name = source_plan.name
     expected = source_plan.expects_listing_date
     listed = parsed.feed_date
-    counts = f"{len(parsed.papers)} papers" + (
-        f", {len(parsed.skipped)} items skipped" if parsed.skipped else ""
+    counts = plural(len(parsed.papers), "paper") + (
+        f", {plural(len(parsed.skipped), 'item')} skipped" if parsed.skipped else ""
     )
     if parsed.skipped and not parsed.papers:
         detail = f"no usable item: {parsed.skipped[0]}"

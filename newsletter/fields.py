@@ -8,10 +8,11 @@ a line break in a header's text, an unbounded timeout.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
 from functools import lru_cache
+from importlib.resources import files
 from typing import Annotated, Literal
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -22,6 +23,7 @@ from newsletter.checks import (
     check_https_url,
     check_selector,
     check_source_url,
+    closest,
     did_you_mean,
     no_control,
     not_too_long,
@@ -45,11 +47,17 @@ ARXIV_ARCHIVES = frozenset(
         "quant-ph", "stat",
     }
 )  # fmt: skip
-_CATEGORY = re.compile(r"^(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.(?P<sub>[A-Za-z]+(?:-[A-Za-z]+)?))?$")
+_CATEGORY = re.compile(
+    r"^(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.(?P<sub>[a-z]+(?:-[a-z]+)?))?$", re.ASCII | re.I
+)
+TAXONOMY = "https://arxiv.org/category_taxonomy"
 _NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d+))?$", re.ASCII)
 _OLD_ID = re.compile(r"^([a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?$", re.ASCII)
 _ARXIV_PREFIX = re.compile(r"^(?:arxiv:|https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/)", re.I)
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$", re.ASCII)
+_TIME_MISWRITTEN = re.compile(r"^([01]?\d|2[0-3])\s*[.h,]\s*([0-5]\d)$", re.ASCII)  # 8.30, 8h30
+_OFFSET_NAME = re.compile(r"^(?:UTC|GMT)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$", re.ASCII | re.I)
+_FIXED_ZONE = re.compile(r"^(?:Etc/)?(?:EST|MST|HST|GMT[+-]?\d*|Greenwich)$")
 _NAME_SPECIALS = re.compile(r'[()<>\[\]:;@\\,"]')  # a display name with these must be quoted
 _NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})  # not places: host-dependent
 MAX_LOCAL_PART = 64  # octets (RFC 5321 4.5.3.1.1)
@@ -134,23 +142,80 @@ def _zone_names() -> frozenset[str]:
 
 def check_timezone(value: str) -> str:
     """An IANA time zone name such as `Europe/Warsaw` (checked against the zone list, never
-    looked up as a file)."""
+    looked up as a file). A legacy name that works but misleads (`EST`) passes: see
+    `timezone_note`."""
     zones = _zone_names()
     if value in zones:
         return value
     same = [zone for zone in zones if zone.lower() == value.lower()]
-    hint = f" (did you mean {same[0]!r}?)" if same else did_you_mean(value, zones)
+    hint = f" (did you mean {same[0]!r}?)" if same else _offset_hint(value)
+    hint = hint or did_you_mean(value, zones)
     raise ValueError(
         f"unknown time zone {shown(value)}{hint}; use an IANA name such as 'Europe/Warsaw' or 'UTC'"
     )
+
+
+def _offset_hint(value: str) -> str:
+    """`UTC+5` is no zone name: say how a fixed offset is written, and that a place is better."""
+    match = _OFFSET_NAME.match(value.strip())
+    if not match:
+        return ""
+    sign, hours, minutes = match[1], int(match[2]), int(match[3] or 0)
+    if not (hours or minutes):
+        return " (a UTC offset is not a zone: write 'UTC')"
+    fixed = "" if minutes or hours > 14 else (
+        f"; a fixed UTC{sign}{hours} all year is 'Etc/GMT{'-' if sign == '+' else '+'}{hours}', "
+        "the sign inverted as POSIX writes it"
+    )  # fmt: skip
+    return (
+        " (a UTC offset is not a zone: name the place, e.g. 'America/New_York', which also "
+        f"keeps its daylight saving{fixed})"
+    )
+
+
+@lru_cache(maxsize=1)
+def _legacy_zones() -> dict[str, str | None]:
+    """Zone names that work but mislead, each with the IANA name to use (None: none to suggest)."""
+    found: dict[str, str | None] = {}
+    for line in _data_lines("legacy_timezones.txt"):
+        name, instead = line.split()
+        found[name] = None if instead == "-" else instead
+    return found
+
+
+def timezone_note(name: str) -> str | None:
+    """Why a valid zone name misleads, with the IANA name to use; None for a good name.
+
+    `EST` is UTC-5 all year (New York is not), `Etc/GMT+5` is UTC-5 (POSIX inverts the sign),
+    `US/Eastern` and `Asia/Calcutta` are old names kept only for compatibility."""
+    if name not in _legacy_zones():
+        return None
+    instead = _legacy_zones()[name]
+    use = f"for {_place(instead)} use {instead}" if instead else "name the place instead"
+    if instead == "UTC":
+        return f"{name} is an old name of UTC; write UTC"
+    if not _FIXED_ZONE.match(name):
+        return f"{name} is a legacy name; {use}"
+    offset = ZoneInfo(name).utcoffset(datetime(2026, 1, 1)) or timedelta()
+    minutes = int(offset.total_seconds()) // 60
+    text = f"UTC{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    posix = " (POSIX inverts the sign)" if name.startswith("Etc/GMT") and minutes else ""
+    utc = ", or write UTC" if not minutes else ""
+    return f"{name} is a fixed {text} offset{posix} without daylight saving; {use}{utc}"
+
+
+def _place(zone: str) -> str:
+    return zone.rsplit("/", 1)[-1].replace("_", " ")
 
 
 def check_time(value: str) -> str:
     """A local time as `HH:MM` (24-hour); returned zero-padded."""
     match = _TIME.match(value.strip())
     if not match:
+        miswritten = _TIME_MISWRITTEN.match(value.strip())
+        hint = f' (did you mean "{int(miswritten[1]):02d}:{miswritten[2]}"?)' if miswritten else ""
         raise ValueError(
-            f"not a time of day {shown(value)}: use 24-hour 'HH:MM', quoted, e.g. \"07:30\""
+            f"not a time of day {shown(value)}{hint}: use 24-hour 'HH:MM', quoted, e.g. \"07:30\""
         )
     return f"{int(match[1]):02d}:{match[2]}"
 
@@ -164,17 +229,54 @@ def check_weekday(value: str) -> str:
     return day
 
 
+def _data_lines(name: str) -> list[str]:
+    """The lines of a bundled data file, without comments and blank lines."""
+    text = files("newsletter.data").joinpath(name).read_text("utf-8")
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+@lru_cache(maxsize=1)
+def arxiv_categories() -> dict[str, str]:
+    """arXiv's categories (`newsletter/data/arxiv_categories.txt`), lower-cased -> as arXiv
+    writes them."""
+    return {name.lower(): name for name in _data_lines("arxiv_categories.txt")}
+
+
 def check_category(value: str) -> str:
-    """An arXiv category such as `cs.LG`, `hep-th` or `cond-mat.mes-hall`."""
-    match = _CATEGORY.match(value.strip())
+    """An arXiv category such as `cs.LG`, `hep-th` or `cond-mat.mes-hall`, or an archive listed
+    as a whole (`cs`, `math`): one arXiv has, in any case, returned as arXiv writes it
+    (`cs.ai` -> `cs.AI`)."""
+    text = value.strip()
+    match = _CATEGORY.match(text)
     if not match:
         raise ValueError(f"not an arXiv category {shown(value)}: expected e.g. 'cs.LG' or 'hep-th'")
-    archive = match["archive"]
+    archive = match["archive"].lower()
     if archive not in ARXIV_ARCHIVES:
         raise ValueError(
             f"unknown arXiv archive {archive!r}{did_you_mean(archive, ARXIV_ARCHIVES)}"
         )
-    return value.strip()
+    if match["sub"] is None:
+        return archive
+    known = arxiv_categories()
+    if text.lower() in known:
+        return known[text.lower()]
+    near = closest(text.lower(), {name for name in known if name.startswith(archive + ".")})
+    hint = f" (did you mean {known[near]!r}?)" if near else ""
+    raise ValueError(f"unknown arXiv category {shown(text)}{hint}; see {TAXONOMY}")
+
+
+def check_paper_category(value: str) -> str:
+    """A category a paper is listed under: an archive alone only if it has no categories of its
+    own (`hep-th` yes, `cs` no: a paper is in `cs.LG`, never in `cs`)."""
+    name = check_category(value)
+    inside = sorted(known for known in arxiv_categories().values() if known.startswith(name + "."))
+    if inside:
+        raise ValueError(
+            f"{name!r} is a whole archive: papers are listed under its categories; name those, "
+            f"e.g. {inside[0]!r} (see {TAXONOMY})"
+        )
+    return name
 
 
 def normalize_arxiv_id(value: str) -> str:
@@ -256,7 +358,8 @@ TimeZoneName = Annotated[str, AfterValidator(check_timezone)]
 LocalTime = Annotated[str, BeforeValidator(_text_from_scalar), AfterValidator(check_time)]
 Day = Annotated[str, AfterValidator(check_weekday)]
 Days = Annotated[list[Day], AfterValidator(_some_days)]
-ArxivCategory = Annotated[str, AfterValidator(check_category)]
+ArxivCategory = Annotated[str, AfterValidator(check_category)]  # what a source lists
+PaperCategory = Annotated[str, AfterValidator(check_paper_category)]  # what a paper is listed in
 ArxivId = Annotated[str, BeforeValidator(_text_from_scalar), AfterValidator(normalize_arxiv_id)]
 Text = Annotated[str, BeforeValidator(_text_from_scalar), AfterValidator(_not_blank)]
 Phrase = Annotated[Text, AfterValidator(_has_word)]  # keywords, authors, exclude

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from newsletter.checks import plural
 from newsletter.models import Reader
 from newsletter.plan import DayPlan, Prepared, prepare, select_day
 from newsletter.preview import PreviewEntry
@@ -135,7 +136,7 @@ def alert_operator(session: Session, report: SendReport, now: datetime) -> bool:
         + "\n\nFailed and stale sources are read again on the next run.\n"
     )
     message = mail.notice(
-        f"{settings.title}: {len(new)} source problem(s) for {report.day}",
+        f"{settings.title}: {plural(len(new), 'source problem')} for {report.day}",
         text,
         to_email=settings.alerts_to,
         headers=mail.Headers.of(settings.title, settings.sender),

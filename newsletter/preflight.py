@@ -6,7 +6,9 @@ variable unset. `newsletter validate` reports these with the schema's problems, 
 `preview` run the same checks first, so nothing fails halfway through a day.
 
 `notices` are what is worth knowing but stops nothing: addresses that only a server offering
-SMTPUTF8 (RFC 6531) can carry, because their local part is not ASCII.
+SMTPUTF8 (RFC 6531) can carry, because their local part is not ASCII; a DKIM domain that does not
+align with the From domain (DMARC); and what loading noted (`Config.notes`: `cs.ai` read as
+`cs.AI`, a time zone such as `EST` that works but misleads).
 """
 
 from __future__ import annotations
@@ -33,7 +35,13 @@ def problems(config: Config, *, backend: str | None = None, connects: bool = Tru
 def notices(config: Config) -> list[Problem]:
     """What `validate` tells without failing, in file order: each address that needs a server
     offering SMTPUTF8 (the sender's: every message; a reader's: that reader's issue, which
-    fails on a server without it while the others are sent)."""
+    fails on a server without it while the others are sent), a DKIM domain out of DMARC
+    alignment, and the notes of loading."""
+    found = _smtputf8_notices(config) + _dkim_alignment(config) + config.notes
+    return sorted(found, key=lambda problem: problem.line or 0)
+
+
+def _smtputf8_notices(config: Config) -> list[Problem]:
     from newsletter.mail import needs_smtputf8
 
     found = []
@@ -49,6 +57,43 @@ def notices(config: Config) -> list[Problem]:
             key = f"subscribers[{index}].email"
             found.append(_problem(config, key, _smtputf8(reader.email, "this reader's issue")))
     return found
+
+
+def _dkim_alignment(config: Config) -> list[Problem]:
+    """DMARC (RFC 7489 3.1.1, relaxed) passes a DKIM signature only when its d= domain and the
+    From domain have the same organizational domain: a signature of another domain is, to a
+    receiver checking DMARC, no signature of the sender at all."""
+    dkim = config.newsletter.dkim
+    sender = parseaddr(config.newsletter.sender)[1].rpartition("@")[2]
+    if dkim is None or not sender:
+        return []
+    try:
+        sender = sender.encode("idna").decode("ascii").lower().rstrip(".")
+    except UnicodeError:
+        return []
+    signer = dkim.domain.lower()
+    if _organizational(signer) == _organizational(sender):
+        return []
+    parent = _organizational(sender)
+    instead = sender if sender == parent else f"{sender} or its parent {parent}"
+    message = (
+        f"the DKIM domain {signer} does not align with the From domain {sender}: receivers "
+        f"checking DMARC do not count this signature as the sender's; sign with d={instead}"
+    )
+    return [_problem(config, "newsletter.dkim.domain", message)]
+
+
+# second-level labels under a country code that are registries, not organizations (co.uk)
+_PUBLIC_SECOND_LEVEL = frozenset({"ac", "co", "com", "edu", "gob", "gov", "govt", "ne", "net",
+                                  "or", "org", "ltd", "plc", "sch", "nic", "mil"})  # fmt: skip
+
+
+def _organizational(domain: str) -> str:
+    """The organizational domain, without a public suffix list: the last two labels, or three
+    under a country code's registry such as `co.uk` or `com.au`."""
+    labels = domain.split(".")
+    registry = len(labels) > 2 and len(labels[-1]) == 2 and labels[-2] in _PUBLIC_SECOND_LEVEL
+    return ".".join(labels[-3:] if registry else labels[-2:])
 
 
 def _smtputf8(address: str, what: str) -> str:

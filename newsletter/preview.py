@@ -30,6 +30,7 @@ from newsletter.render.renderer import HTML_BUDGET, environment
 from newsletter.render.text import one_line
 
 log = logging.getLogger(__name__)
+DEFAULT_PORT = 8765  # of `preview --serve`: not 8000 (dev servers) nor 8025 (aiosmtpd's SMTP)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ def write_atomic(path: Path, text: str) -> None:
 def write_atomic_bytes(path: Path, data: bytes) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        Path(temporary).chmod(0o666 & ~_umask())  # mkstemp makes 0600; a preview is a normal file
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
         Path(temporary).replace(path)
@@ -150,7 +152,14 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         log.debug("preview server: " + format, *args)
 
 
-def start_server(out: Path, port: int) -> ThreadingHTTPServer:
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def start_server(out: Path, port: int = DEFAULT_PORT) -> ThreadingHTTPServer:
     """Serve `out` on 127.0.0.1 only, in a background thread; port 0 picks a free one."""
     handler = partial(_QuietHandler, directory=str(out))
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)

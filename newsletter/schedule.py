@@ -37,6 +37,7 @@ from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from newsletter.calendar import ARXIV_TZ, listing_date
+from newsletter.checks import plural
 from newsletter.config import Config, load_config
 from newsletter.errors import NewsletterError
 from newsletter.models import Reader
@@ -228,7 +229,7 @@ class Operator:
             return False
         with self._lock:
             self.config = config
-        log.info("config reloaded: %d subscribers", len(config.subscribers))
+        log.info("config reloaded: %s", plural(len(config.subscribers), "subscriber"))
         return True
 
     def due_sends(self) -> list[str]:

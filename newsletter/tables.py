@@ -1,12 +1,16 @@
-"""What the commands show on a terminal: rich tables built from the library's reports.
+"""What the commands show: rich tables built from the library's reports, and the same as JSON
+documents for scripts (`--json`).
 
 Kept apart from `cli.py` (which parses and calls) and from the stages (which print nothing).
+A table printed anywhere but a terminal (a pipe, a file) is never cut to a width: see `console`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import UTC, date, datetime
+from enum import Enum
 
 from rich.console import Console
 from rich.table import Table
@@ -17,6 +21,7 @@ from newsletter.preview import PreviewEntry
 from newsletter.status import DeliveryStatus
 from newsletter.store import DeliveryRecord, FetchRecord
 
+UNCUT = 1_000_000  # columns of a console that is not a terminal: no cell is cut or wrapped
 _COUNTED = (
     DeliveryStatus.SENT,
     DeliveryStatus.FAILED,
@@ -24,6 +29,14 @@ _COUNTED = (
     DeliveryStatus.IN_DOUBT,
     DeliveryStatus.SENDING,
 )
+
+
+def console(*, stderr: bool = False, quiet: bool = False) -> Console:
+    """Where a command prints its tables: a terminal's width on a terminal, else (a pipe, a
+    file) wide enough that no address or detail is cut. Text is printed as it is: `[x]` in a
+    server's reply is not markup, `:mail:` not an emoji."""
+    width = None if Console(stderr=stderr).is_terminal else UNCUT
+    return Console(stderr=stderr, quiet=quiet, width=width, markup=False, emoji=False)
 
 
 def fetch_tables(report: FetchReport, console: Console, summary_console: Console) -> None:
@@ -81,7 +94,67 @@ def fetches_table(records: Sequence[FetchRecord]) -> Table:
 
 def counts_table(counts: Sequence[tuple[date, dict[str, int]]]) -> Table:
     table = Table("issue date", "sent", "failed", "deferred", "in doubt", "sending",
-                  title="Deliveries")  # fmt: skip
+                  title="Deliveries of the latest issues")  # fmt: skip
     for day, found in counts:
         table.add_row(str(day), *(str(found.get(status, 0)) for status in _COUNTED))
+    if not counts:
+        table.caption = "no issue sent yet"
     return table
+
+
+# --- the same as JSON (`--json`) --------------------------------------------------------------
+
+
+def history_document(records: Sequence[DeliveryRecord]) -> list[dict[str, object]]:
+    """Every delivery with every field of `DeliveryRecord` (`day` as `date`, ISO dates):
+    `newsletter history --json`."""
+    return [
+        {
+            "date" if field.name == "day" else field.name: _plain(getattr(record, field.name))
+            for field in fields(record)
+        }
+        for record in records
+    ]
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, date):
+        return value.isoformat()
+    return value.value if isinstance(value, Enum) else value
+
+
+def status_document(
+    config: Config,
+    now: datetime,
+    fetches: Sequence[FetchRecord],
+    counts: Sequence[tuple[date, dict[str, int]]],
+) -> dict[str, object]:
+    """`newsletter status --json`: the next sends, the last fetches, the delivery counts of the
+    latest issue dates."""
+    from newsletter.schedule import next_sends
+
+    sends = [
+        {
+            "group": row.group.label,
+            "subscribers": row.members,
+            "at": row.at.isoformat() if row.at else None,
+            "at_utc": row.at.astimezone(UTC).isoformat() if row.at else None,
+        }
+        for row in next_sends(config, now)
+    ]
+    last_fetches = [
+        {"source": r.source, "date": r.day.isoformat(), "status": r.status, "papers": r.papers,
+         "fetched_at": r.fetched_at, "detail": r.detail}
+        for r in fetches
+    ]  # fmt: skip
+    deliveries = [
+        {"date": day.isoformat(), **{status.value: found.get(status, 0) for status in _COUNTED}}
+        for day, found in counts
+    ]
+    return {
+        "now": now.isoformat(),
+        "state": str(config.state_path),
+        "next_sends": sends,
+        "last_fetches": last_fetches,
+        "deliveries": deliveries,
+    }

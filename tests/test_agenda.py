@@ -93,7 +93,7 @@ def test_preview_says_when_every_source_failed_and_exits_non_zero(tmp_path: Path
     out = tmp_path / "preview"
     result = newsletter(path, "preview", "--out", str(out), "--date", str(FRIDAY))
     assert result.returncode == 1
-    assert "2 source(s) failed or stale" in result.stderr and "Traceback" not in result.stderr
+    assert "2 sources failed or stale" in result.stderr and "Traceback" not in result.stderr
     assert "source failed: huggingface" in result.stderr
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "huggingface" in index and "failed" in index

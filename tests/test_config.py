@@ -210,3 +210,146 @@ def test_sources_have_readable_default_names(write_config: WriteConfig) -> None:
     source = config.newsletter.sources[0]
     assert isinstance(source, ArxivSource)
     assert source.label == "arxiv cs.LG+stat.ML"
+
+
+# --- values that pass the schema but would match nothing or mislead ----------------------------
+
+FIXTURES = REPO.parent / "shared" / "fixtures" / "real"
+
+
+def test_categories_are_checked_against_arxivs_list(write_config: WriteConfig) -> None:
+    path = write_config(MINIMAL.replace("[cs.LG]", "[cs.ai, cs.XYZ, math.pr]"))
+    (message,) = problems(path)
+    assert message.startswith(
+        f"{path}:6: newsletter.sources[0].categories[1]: unknown arXiv category 'cs.XYZ'"
+    )
+    assert "https://arxiv.org/category_taxonomy" in message
+
+
+def test_categories_in_any_case_are_read_as_arxiv_writes_them(write_config: WriteConfig) -> None:
+    path = write_config(
+        MINIMAL.replace("[cs.LG]", "[cs.ai, Math.PR, cs]")
+        + "      categories: [cs.lg, cond-mat.MES-HALL, hep-th]\n"
+    )
+    config = load_config(path)
+    source = config.newsletter.sources[0]
+    assert isinstance(source, ArxivSource)
+    assert source.categories == ["cs.AI", "math.PR", "cs"]  # an archive alone: its listing
+    assert config.readers[0].profile.categories == ("cs.LG", "cond-mat.mes-hall", "hep-th")
+    assert [str(note) for note in config.notes] == [
+        f"{path}:6: newsletter.sources[0].categories[0]: 'cs.ai' is read as 'cs.AI', "
+        "as arXiv writes it",
+        f"{path}:6: newsletter.sources[0].categories[1]: 'Math.PR' is read as 'math.PR', "
+        "as arXiv writes it",
+        f"{path}:12: subscribers[0].interests.categories[0]: 'cs.lg' is read as 'cs.LG', "
+        "as arXiv writes it",
+        f"{path}:12: subscribers[0].interests.categories[1]: 'cond-mat.MES-HALL' is read as "
+        "'cond-mat.mes-hall', as arXiv writes it",
+    ]
+
+
+def test_a_readers_category_is_never_a_whole_archive(write_config: WriteConfig) -> None:
+    path = write_config(MINIMAL + "      categories: [cs]\n")
+    (message,) = problems(path)
+    assert message == (
+        f"{path}:12: subscribers[0].interests.categories[0]: 'cs' is a whole archive: papers "
+        "are listed under its categories; name those, e.g. 'cs.AI' (see "
+        "https://arxiv.org/category_taxonomy)"
+    )
+
+
+def test_the_bundled_category_list_holds_every_category_of_real_listings() -> None:
+    import re
+
+    from newsletter.fields import ARXIV_ARCHIVES, arxiv_categories
+
+    known = set(arxiv_categories().values())
+    assert {name.split(".")[0] for name in known} == ARXIV_ARCHIVES
+    assert {"cs.AI", "cs.SY", "stat.ML", "hep-th", "gr-qc", "quant-ph", "math-ph"} <= known
+    if not FIXTURES.is_dir():
+        pytest.skip("no ../shared/fixtures/real")
+    found: set[str] = set()
+    for path in FIXTURES.glob("arxiv*.xml"):
+        text = path.read_text(encoding="utf-8")
+        found |= set(re.findall(r'<category[^>]*term="([^"]+)"', text))
+        found |= set(re.findall(r"<category>([^<]+)</category>", text))
+        in_titles = r"\[([a-z-]+(?:\.[A-Za-z-]+)?)\]\)"  # "Title. (arXiv:1209.2411v1 [math.PR])"
+        found |= set(re.findall(in_titles, text))
+    assert len(found) > 50
+    assert found - known == set()
+
+
+@pytest.mark.parametrize(
+    ("zone", "note"),
+    [
+        ("EST", "EST is a fixed UTC-05:00 offset without daylight saving; for New York use "
+                "America/New_York"),
+        ("US/Eastern", "US/Eastern is a legacy name; for New York use America/New_York"),
+        ("EST5EDT", "EST5EDT is a legacy name; for New York use America/New_York"),
+        ("Etc/GMT+5", "Etc/GMT+5 is a fixed UTC-05:00 offset (POSIX inverts the sign) without "
+                      "daylight saving; name the place instead"),
+        ("GMT", "GMT is a fixed UTC+00:00 offset without daylight saving; for London use "
+                "Europe/London, or write UTC"),
+        ("Asia/Calcutta", "Asia/Calcutta is a legacy name; for Kolkata use Asia/Kolkata"),
+    ],
+)  # fmt: skip
+def test_legacy_time_zones_pass_with_a_note(
+    write_config: WriteConfig, zone: str, note: str
+) -> None:
+    path = write_config(
+        MINIMAL.replace("  sources:", f"  timezone: {zone}\n  sources:") + "    timezone: HST\n"
+    )
+    config = load_config(path)  # a warning, not an error
+    assert config.readers[0].timezone == "HST"
+    assert [str(found) for found in config.notes] == [
+        f"{path}:4: newsletter.timezone: {note}",
+        f"{path}:13: subscribers[0].timezone: HST is a fixed UTC-10:00 offset without daylight "
+        "saving; for Honolulu use Pacific/Honolulu",
+    ]
+
+
+def test_good_time_zones_have_no_note(write_config: WriteConfig) -> None:
+    for zone in ("UTC", "Etc/UTC", "Europe/Warsaw", "America/New_York", "Asia/Kolkata"):
+        path = write_config(MINIMAL.replace("  sources:", f"  timezone: {zone}\n  sources:"))
+        assert load_config(path).notes == [], zone
+
+
+def test_every_legacy_zone_is_a_zone_and_suggests_one() -> None:
+    from zoneinfo import available_timezones
+
+    from newsletter.fields import _legacy_zones, timezone_note
+
+    zones = available_timezones()
+    for name, instead in _legacy_zones().items():
+        assert name in zones, name
+        assert instead is None or instead == "UTC" or instead in zones, (name, instead)
+        assert instead not in _legacy_zones(), name  # never from one legacy name to another
+        assert timezone_note(name), name
+
+
+def test_a_utc_offset_is_no_zone_and_the_hint_says_so(write_config: WriteConfig) -> None:
+    path = write_config(MINIMAL + "    timezone: GMT+5\n")
+    (message,) = problems(path)
+    assert "unknown time zone 'GMT+5' (a UTC offset is not a zone: name the place" in message
+    assert "a fixed UTC+5 all year is 'Etc/GMT-5'" in message
+    assert "did you mean 'GMT+0'" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (
+            MINIMAL.replace("  sources:", "  send_time: 8.30\n  sources:"),
+            ":4: newsletter.send_time",
+        ),
+        (MINIMAL + "    send_time: 8.30\n", ":12: subscribers[0].send_time"),
+    ],
+)
+def test_a_time_read_as_a_number_is_quoted_as_written(
+    write_config: WriteConfig, text: str, where: str
+) -> None:
+    (message,) = problems(write_config(text))  # YAML reads 8.30 as the float 8.3
+    assert message.endswith(
+        f"{where}: not a time of day '8.30' (did you mean \"08:30\"?): use 24-hour 'HH:MM', "
+        'quoted, e.g. "07:30"'
+    )

@@ -1,1 +1,3 @@
-"""Files shipped with the package: the starter config and the bundled sample papers."""
+"""Files shipped with the package: the starter config, the bundled sample papers, arXiv's
+category list (`arxiv_categories.txt`) and the time zone names that work but mislead
+(`legacy_timezones.txt`), both read by `newsletter.fields`."""

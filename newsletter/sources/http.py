@@ -4,7 +4,8 @@
 - conditional GET: the ETag / Last-Modified of the last answer are sent back, a 304 reuses the
   cached body;
 - 429 and 5xx answers and transport errors are retried with exponential backoff and jitter,
-  honouring `Retry-After` (capped), a bounded number of times;
+  honouring `Retry-After` (capped), a bounded number of times; a host name that does not
+  resolve (offline, a typo) is not: it fails at once;
 - redirects are followed here, hop by hop (at most `MAX_REDIRECTS`): only to http(s) URLs
   without user info, and never from a public address into a non-public one (loopback, private,
   link-local, cloud metadata...; see `is_public_address`), unless the configured URL is itself
@@ -204,6 +205,10 @@ class Fetcher:
             try:
                 answer = self._follow(url, source, headers, deadline)
             except httpx.TransportError as exc:
+                unresolved = _name_lookup_failure(exc)
+                if unresolved is not None:  # offline, or a mistyped host: asking again won't help
+                    reason = f"cannot resolve the host name: {unresolved}"
+                    raise FetchError(source, f"{reason} ({_shown(url)}; not retried)") from exc
                 reason = _describe_transport_error(exc)
                 if attempt == self.attempts:
                     where = f"{_shown(url)}, after {attempt} attempts"
@@ -377,6 +382,17 @@ def _describe_transport_error(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect: {' '.join(str(exc).split())}"
     return one_line_error(exc)
+
+
+def _name_lookup_failure(exc: BaseException) -> str | None:
+    """Why the host name could not be resolved (a `socket.gaierror` under httpx's ConnectError),
+    or None when something else failed."""
+    cause: BaseException | None = exc
+    for _ in range(8):  # the chain of causes, bounded
+        if cause is None or isinstance(cause, socket.gaierror):
+            break
+        cause = cause.__cause__ or cause.__context__
+    return (cause.strerror or str(cause)) if isinstance(cause, socket.gaierror) else None
 
 
 def _is_http(url: str) -> bool:
