@@ -8,20 +8,20 @@ Heavy modules (pydantic, feedparser, scikit-learn, mjml) are imported inside the
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from newsletter.checks import plural
+from newsletter.cli_log import history, status
 from newsletter.cli_options import (
     Group,
     Shard,
     aware,
     clock,
     config_option,
-    date_filter_option,
     date_option,
     is_quiet,
     issue_date,
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     pass
 
 log = logging.getLogger("newsletter")
-LATEST_ISSUES = 3  # issue dates whose delivery counts `status` shows
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -263,35 +262,6 @@ def send(
 
 @cli.command()
 @config_option
-@date_filter_option
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON list of deliveries.")
-def history(config_path: Path, day: datetime | None, as_json: bool) -> None:
-    """Show the delivery log: who got which issue, and what the server answered (every date,
-    newest first, unless --date).
-
-    \b
-    Examples:
-      newsletter history --date 2026-07-27
-      newsletter history --json | jq '.[] | select(.status != "sent")'
-    """
-    import json
-
-    from newsletter.session import Session
-    from newsletter.tables import console, history_document, history_table
-
-    config = load(config_path)
-    records = []
-    if config.state_path.exists():  # a look must not create the state
-        with Session.open(config, online=False) as session:
-            records = session.store.deliveries(day.date() if day else None)
-    if as_json:
-        click.echo(json.dumps(history_document(records), ensure_ascii=False, indent=2))
-    else:
-        console().print(history_table(records))
-
-
-@cli.command()
-@config_option
 @click.option("--backend", type=click.Choice(BACKENDS), default=None,
               help="Deliver with this backend instead of the config's.")  # fmt: skip
 @click.option("--first-send-at", hidden=True, default=None,
@@ -338,51 +308,9 @@ def run(
         run_scheduler(operator, first_send_at=at)
 
 
-@cli.command()
-@config_option
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def status(config_path: Path, as_json: bool) -> None:
-    """Show the next scheduled sends (local and UTC time), the last fetch of every source and
-    the delivery counts of the latest issue dates that have deliveries.
-
-    \b
-    Examples:
-      newsletter status
-      newsletter status --json | jq .deliveries
-    """
-    import json
-
-    from newsletter.session import Session
-    from newsletter.tables import (
-        console,
-        counts_table,
-        fetches_table,
-        sends_table,
-        status_document,
-    )
-
-    config = load(config_path)
-    now = datetime.now(UTC)
-    fetches, counts = [], []
-    if config.state_path.exists():  # a look must not create the state
-        with Session.open(config, online=False) as session:
-            fetches = session.store.last_fetches()
-            days = session.store.latest_issue_dates(LATEST_ISSUES)
-            counts = [(day, session.store.delivery_counts(day)) for day in days]
-    if as_json:
-        document = status_document(config, now, fetches, counts)
-        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
-        return
-    out = console()
-    out.print(sends_table(config, now))
-    if not config.state_path.exists():
-        out.print(f"No state yet at {config.state_path}: nothing fetched or sent.")
-        return
-    out.print(fetches_table(fetches))
-    out.print(counts_table(counts))
-
-
 cli.add_command(preview)
+cli.add_command(history)
+cli.add_command(status)
 
 
 def main() -> None:

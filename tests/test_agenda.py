@@ -156,3 +156,21 @@ def test_a_trial_send_to_the_outbox_never_swallows_the_day_for_smtp(tmp_path: Pa
         last = newsletter(path, "send", "--date", str(FRIDAY))
         assert last.returncode == 0 and "already sent 3" in last.stdout
         assert len(script.received) == len(READERS)
+
+
+def test_history_shows_an_issue_in_doubt_and_the_operator_settles_it(tmp_path: Path) -> None:
+    with smtp_server(Script(drop_after_data={1})) as (port, script):
+        path = demo_config(tmp_path, port)
+        first = newsletter(path, "send", "--date", str(FRIDAY))
+        assert first.returncode == 1 and "in doubt" in first.stdout
+        history = json.loads(newsletter(path, "history", "--json").stdout)
+        (doubt,) = [row for row in history if row["status"] == "in_doubt"]
+        reader = doubt["subscriber"]
+        settle = ("history", "--settle", reader, "--date", str(FRIDAY), "--as", "not-delivered")
+        settled = newsletter(path, *settle)
+        assert settled.returncode == 0, settled.stderr
+        assert "deferred (settled by the operator: not delivered)" in settled.stdout
+        again = newsletter(path, "send", "--date", str(FRIDAY))
+        assert again.returncode == 0, again.stderr
+        assert Counter(script.recipients())[reader] == 2  # the operator said it never arrived
+        assert newsletter(path, *settle).returncode == 1  # nothing in doubt any more
