@@ -157,7 +157,7 @@ def test_history_json_has_every_delivery_with_every_field(sent_state: Path) -> N
 
 
 def test_history_help_states_the_real_default() -> None:
-    text = newsletter("history", "--help", columns=200).stdout
+    text = " ".join(newsletter("history", "--help", columns=200).stdout.split())
     assert "Default: every date." in text
     assert "newest arXiv listing" not in text
 
