@@ -246,7 +246,7 @@ def shared_stages(data: DataSet, watch: Stopwatch) -> SharedDay:
         papers = store.papers_for_day(data.day)
     if report.problems or not papers:
         raise BenchmarkError(f"fetching the listing failed: {report.outcomes}")
-    with watch("one-off imports"):  # scikit-learn and SciPy, imported by the first selection
+    with watch("one-off imports"):  # NumPy, imported by the first selection
         select(papers[:2], [config.readers[0].profile], data.day)
     with watch("selection"):
         profiles = [reader.profile for reader in config.readers]

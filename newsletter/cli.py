@@ -1,7 +1,7 @@
 """The `newsletter` command: a thin layer that parses arguments, calls the library and maps its
 errors to exit codes (0 ok, 1 a user error with one clear line, 2 a usage error).
 
-Heavy modules (pydantic, feedparser, scikit-learn, mjml) are imported inside the commands, so
+Heavy modules (pydantic, feedparser, NumPy, mjml) are imported inside the commands, so
 `newsletter --help` stays fast.
 """
 

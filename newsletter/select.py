@@ -19,7 +19,6 @@ abstract, enough similarity, or - for a reader who gave nothing but categories -
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,13 +26,12 @@ from datetime import date
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
-from newsletter.matching import PaperIndex, is_acronym, tokens
+from newsletter.matching import PaperIndex, Postings, Tfidf, Vectors, is_acronym
 from newsletter.models import Paper, Profile, SelectedPaper, Selection
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
-    from scipy.sparse import csr_matrix
 
 DESCRIPTION_MIN = 0.08  # cosine similarity below which a description match is noise
 LIKED_MIN = 0.15
@@ -51,8 +49,8 @@ CHUNK = 512  # readers scored together: a readers x papers block of floats at a 
 class _Similarity:
     """TF-IDF vectors of the day's papers, the readers' text and the liked papers."""
 
-    papers: csr_matrix | None  # terms x papers, None when no word survives the stop list
-    queries: csr_matrix | None  # readers x terms (description + keywords)
+    papers: Postings | None  # None when no word survives the stop list
+    queries: Vectors | None  # one row per reader (description + keywords)
     to_liked: NDArray[np.float32] | None  # liked papers x papers, cosine
     liked_row: Mapping[str, int]
 
@@ -62,7 +60,7 @@ class _Similarity:
             return None
         import numpy as np
 
-        return np.asarray((self.queries[start:stop] @ self.papers).toarray(), dtype=np.float64)
+        return self.papers.cosines(self.queries, start, stop).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -351,13 +349,6 @@ def _document(paper: Paper) -> str:
     return f"{paper.title}. {paper.title}. {paper.abstract}"
 
 
-def _analyzer(text: str) -> list[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    words = [w for w in tokens(text) if w not in ENGLISH_STOP_WORDS and not w.isdigit()]
-    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
-
-
 def _similarities(
     papers: Sequence[Paper],
     profiles: Sequence[Profile],
@@ -365,23 +356,17 @@ def _similarities(
     corpus: Sequence[Paper],
 ) -> _Similarity:
     """Fit TF-IDF on `corpus`, then place the papers, the liked papers and the profiles' queries
-    in it; products are taken per chunk."""
-    import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
+    in it; products with the readers are taken per chunk."""
     liked_ids = sorted({i for p in profiles for i in p.liked if i in liked})
-    vectorizer = TfidfVectorizer(analyzer=_analyzer, sublinear_tf=True, dtype=np.float32)
-    try:
-        fitted = vectorizer.fit_transform([_document(p) for p in corpus])
-    except ValueError:  # no word that is not a stop word: nothing to compare
+    tfidf = Tfidf([_document(p) for p in corpus])
+    if not tfidf.vocabulary:  # no word that is not a stop word: nothing to compare
         return _Similarity(None, None, None, {})
-    matrix = fitted if corpus is papers else vectorizer.transform([_document(p) for p in papers])
-    paper_matrix = matrix.T.tocsr()
+    vectors = tfidf.corpus if corpus is papers else tfidf.transform(map(_document, papers))
+    paper_vectors = Postings(vectors, len(tfidf.vocabulary))
     queries = None
     if any(_has_query(p) for p in profiles):
-        queries = vectorizer.transform([_query(p) for p in profiles]).tocsr()
+        queries = tfidf.transform(map(_query, profiles))
     to_liked = None
     if liked_ids:
-        liked_matrix = vectorizer.transform([_document(liked[i]) for i in liked_ids])
-        to_liked = np.asarray((liked_matrix @ paper_matrix).toarray(), dtype=np.float32)
-    return _Similarity(paper_matrix, queries, to_liked, {i: n for n, i in enumerate(liked_ids)})
+        to_liked = paper_vectors.cosines(tfidf.transform(_document(liked[i]) for i in liked_ids))
+    return _Similarity(paper_vectors, queries, to_liked, {i: n for n, i in enumerate(liked_ids)})

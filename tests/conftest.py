@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import textwrap
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+DISTRIBUTION = PYPROJECT["project"]["name"]  # what pip installs; the import package is `newsletter`
 REAL_FIXTURES = REPO.parent / "shared" / "fixtures" / "real"
 
 MINIMAL = """\

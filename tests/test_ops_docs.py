@@ -9,16 +9,19 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from newsletter.config import NewsletterConfig, SmtpConfig
 from newsletter.unsubscribe import SECRET_ENV
-from tests.conftest import REPO
+from tests.conftest import DISTRIBUTION, REPO
 
 DOCS = REPO / "docs"
 SERVICE = DOCS / "newsletter.service"
@@ -359,3 +362,100 @@ def test_the_workflow_restores_the_state_before_and_saves_it_after_even_on_failu
     patterns = str(save["with"]["path"]).split()
     assert any(fnmatch.fnmatch(state, p) for p in patterns), (state, patterns)
     assert any(fnmatch.fnmatch(f"{state}-wal", p) for p in patterns), "the WAL file is state too"
+
+
+# --- installing the tool -----------------------------------------------------------------------
+
+INSTALL = re.compile(r"\b(?:pip3?|pipx|uv tool|uv pip) install\b(.*)")
+PINNED_GIT = re.compile(r"git\+https://\S+@(?:v\d+(?:\.\d+)*|[0-9a-f]{40})")
+UPPER_BOUNDS = ("<", "<=", "==", "~=", "===")
+
+
+def requirement_problem(argument: str) -> str | None:
+    """Why `argument` of an install command is not this tool, released, in a pinned range (or
+    a pinned git tag or commit): the machine it runs on holds no source tree."""
+    if argument in (".", "..") or argument.startswith(("/", "./", "../", "~", "$")):
+        return "a path or an unset variable: the repository running it holds no source tree"
+    try:
+        requirement = Requirement(argument)
+    except InvalidRequirement:
+        return "not a requirement"
+    if canonicalize_name(requirement.name) != canonicalize_name(DISTRIBUTION):
+        return f"not {DISTRIBUTION}"
+    if requirement.url is not None:
+        return None if PINNED_GIT.fullmatch(requirement.url) else "a git URL without tag or commit"
+    if not any(spec.operator in UPPER_BOUNDS for spec in requirement.specifier):
+        return "no upper bound: the next incompatible release would be installed"
+    return None
+
+
+def install_problems(lines: list[str], env: Mapping[str, str] | None = None) -> list[str]:
+    """What is wrong with each `pip install ...` in the lines, `$VARIABLES` taken from `env`."""
+    found = []
+    for line in lines:
+        for match in INSTALL.finditer(line):
+            rest = re.sub(r"\$\{?(\w+)\}?", lambda m: (env or {}).get(m[1], m[0]), match[1])
+            rest = re.split(r"&&|\|\||[;|`]", rest, maxsplit=1)[0]
+            arguments = [a for a in shlex.split(rest, comments=True) if not a.startswith("-")]
+            if not arguments:
+                found.append(f"{line.strip()!r}: installs nothing")
+            found += [
+                f"{argument!r}: {problem}"
+                for argument in arguments
+                if (problem := requirement_problem(argument))
+            ]
+    return found
+
+
+def test_the_install_check_catches_mistakes() -> None:
+    name = DISTRIBUTION
+    assert install_problems([f'pip install "{name}>=0.1.0,<0.2"']) == []
+    assert install_problems([f'pipx install "{name} @ git+https://github.com/o/r@v0.1.0"']) == []
+    assert (
+        install_problems(['pip install "$P" && newsletter --version'], {"P": f"{name}~=0.1.0"})
+        == []
+    )
+    for wrong in (
+        "pip install .",
+        "pip install -e .",
+        "pip install /path/to/checkout",
+        "pip install -r requirements.txt",
+        f"pip install {name}",
+        f'pip install "{name}>=0.1"',
+        "pip install paper-digest==0.1.0",  # another project's name on PyPI
+        f'pip install "{name} @ git+https://github.com/o/r"',
+        'pip install "$UNSET"',
+        "pip install",
+    ):
+        assert install_problems([wrong]), wrong
+
+
+@pytest.mark.parametrize("path", [SERVICE, CRON], ids=lambda p: p.name)
+def test_the_ops_docs_install_the_released_tool_by_name(path: Path) -> None:
+    lines = _candidate_lines(path)
+    assert any(INSTALL.search(line) for line in lines), f"{path.name}: no install command"
+    assert not install_problems(lines), install_problems(lines)
+
+
+def test_the_workflow_needs_nothing_but_the_config_in_its_repository() -> None:
+    """It runs in a repository holding subscribers.yaml: the tool comes from PyPI by name in a
+    pinned range, or from a pinned git tag, never from a checkout of the source."""
+    data = workflow()
+    (job,) = data["jobs"].values()
+    steps = job["steps"]
+    installs = []
+    for n, step in enumerate(steps):
+        env = {**data.get("env", {}), **job.get("env", {}), **step.get("env", {})}
+        lines = step.get("run", "").splitlines()
+        if any(INSTALL.search(line) for line in lines):
+            installs.append(n)
+        assert not install_problems(lines, env), (step.get("name"), install_problems(lines, env))
+    send = next(n for n, s in enumerate(steps) if "newsletter send" in s.get("run", ""))
+    assert installs and installs[0] < send
+    # no step reads a file of the project's own tree (a pip cache keyed on pyproject.toml fails)
+    everything = yaml.safe_dump(steps)
+    for name in ("pyproject.toml", "setup.py", "setup.cfg", "requirements", "newsletter/"):
+        assert name not in everything, name
+    # the documented alternative, a git URL, is pinned as well
+    urls = re.findall(r'"([^"\n]*git\+[^"\n]*)"', WORKFLOW.read_text(encoding="utf-8"))
+    assert urls and not [u for u in urls if requirement_problem(u)], urls

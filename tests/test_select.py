@@ -308,3 +308,89 @@ def test_a_readers_picks_do_not_depend_on_who_else_is_selected() -> None:
     assert {p.paper.id: p.score for p in fewer[0].papers} == {
         p.paper.id: p.score for p in alone.papers if p.paper.id in ("1", "2")
     }
+
+
+# --- TF-IDF without scikit-learn -----------------------------------------------------------
+
+RELEVANCE = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "relevance"
+
+
+def _relevance_documents() -> list[str]:
+    from newsletter.select import _document
+    from newsletter.sources.arxiv import parse_rss
+
+    listing = parse_rss((RELEVANCE / "listing.xml").read_bytes(), source="arxiv")
+    return [_document(p) for p in listing.papers]
+
+
+def test_tfidf_is_scikit_learns_to_the_bit() -> None:
+    """The weights and cosines are those of the TfidfVectorizer and SciPy product the ranking
+    was tuned with (the golden picks rest on them), bit for bit."""
+    text = pytest.importorskip("sklearn.feature_extraction.text")
+    import numpy as np
+
+    from newsletter.matching import STOP_WORDS, Postings, Tfidf, terms
+
+    assert text.ENGLISH_STOP_WORDS == STOP_WORDS
+    documents = _relevance_documents()
+    corpus, others = documents[:100], [*documents[100:], "mixture of experts", "", "the of"]
+    theirs = text.TfidfVectorizer(analyzer=terms, sublinear_tf=True, dtype=np.float32)
+    fitted = theirs.fit_transform(corpus)
+    fitted.sort_indices()
+    ours = Tfidf(corpus)
+    assert ours.vocabulary == theirs.vocabulary_
+    assert np.array_equal(ours.idf, theirs.idf_)
+    for mine, reference in (
+        (ours.corpus, fitted),
+        (ours.transform(others), theirs.transform(others)),
+    ):
+        assert np.array_equal(mine.starts, reference.indptr)
+        assert np.array_equal(mine.columns, reference.indices)
+        assert mine.weights.dtype == np.float32
+        assert np.array_equal(mine.weights, reference.data)
+    cosines = Postings(ours.corpus, len(ours.vocabulary)).cosines(ours.transform(others))
+    expected = (theirs.transform(others) @ fitted.T.tocsr()).toarray()
+    assert cosines.dtype == expected.dtype and np.array_equal(cosines, expected)
+
+
+def test_cosines_in_blocks_equal_cosines_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from newsletter import matching
+
+    documents = _relevance_documents()
+    tfidf = matching.Tfidf(documents)
+    papers = matching.Postings(tfidf.corpus, len(tfidf.vocabulary))
+    at_once = papers.cosines(tfidf.corpus, 3, 40)
+    monkeypatch.setattr(matching, "MAX_EXPANDED", 500)
+    assert np.array_equal(papers.cosines(tfidf.corpus, 3, 40), at_once)
+    # a document's cosine with itself is 1
+    assert np.allclose(np.diag(papers.cosines(tfidf.corpus)), 1.0, atol=1e-6)
+
+
+def test_a_corpus_of_stop_words_only_compares_nothing() -> None:
+    papers = [paper("1", "The of and", "It is"), paper("2", "Is it", "the")]
+    profile = Profile("a@x.org", description="the it")
+    assert picks(papers, profile) == []
+
+
+def test_selection_imports_neither_scikit_learn_nor_scipy() -> None:
+    """Importing them took most of a small day's run (`preview --demo`)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from datetime import date\n"
+        "from newsletter.models import Paper, Profile\n"
+        "from newsletter.select import select\n"
+        "papers = [Paper(id='1', title='Mixture of experts', abstract='Sparse routing.')]\n"
+        "profile = Profile('a@x.org', description='sparse experts', keywords=('routing',))\n"
+        "(selection,) = select(papers, [profile], date(2026, 7, 27))\n"
+        "assert selection.papers, selection\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "[]"
