@@ -6,7 +6,10 @@ times faster than `email.message.EmailMessage`; the tests parse every message ba
 and base64 (MJML writes the HTML as one very long line; base64 keeps every line short).
 
 Every header value goes through `header_text` first: no CR, LF or other control or separator
-character can start a new header, whatever a feed title or a reader's name contains.
+character can start a new header, whatever a feed title or a reader's name contains. Text that
+is not plain ASCII travels as RFC 2047 encoded words of at most 75 characters, and every header
+is folded (CRLF and a space) so that no line passes 78 characters (RFC 5322 2.1.1) unless a
+single word (a long URL) does.
 
 Internationalised addresses: a domain is written with IDNA A-labels (`ada@bücher.de` travels as
 `ada@xn--bcher-kva.de`), so an address whose local part is ASCII needs nothing special. A
@@ -21,10 +24,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import string
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from email.header import Header
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from urllib.parse import quote
 
@@ -37,7 +41,12 @@ DKIM_HEADERS = (
     b"from", b"to", b"subject", b"date", b"message-id", b"list-unsubscribe",
     b"list-unsubscribe-post", b"mime-version", b"content-type",
 )  # fmt: skip
-_ASCII_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
+LINE_MAX = 78  # RFC 5322 2.1.1: a header line should not pass 78 characters
+WORD_MAX = LINE_MAX - len("Subject: ")  # a plain or encoded word fits any header's first line
+_PLAIN_WORD = re.compile(r"[\x21-\x7e]+")
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')  # RFC 5322: a phrase with one is quoted
+_Q_SAFE = frozenset((string.ascii_letters + string.digits + "!*+-/").encode())  # RFC 2047 5(3)
+_ENCODED_OVERHEAD = len("=?utf-8?q??=")
 _URI_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '%"<>\\^`{|}')
 
 
@@ -117,24 +126,98 @@ def header_text(value: str) -> str:
 
 
 def encode_header(value: str) -> str:
-    """ASCII as is, anything else as RFC 2047 encoded words (folded with CRLF SP)."""
-    value = header_text(value)
-    if _ASCII_PRINTABLE.match(value):
-        return value
-    return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+    """Unstructured text (a subject) on one line: plain ASCII words as they are, every run of
+    other words as encoded words (RFC 2047) of at most WORD_MAX characters. `fold` breaks it."""
+    return _mixed(header_text(value), _plain)
+
+
+def phrase(text: str) -> str:
+    """A display name (or List-Id's description) as an RFC 5322 phrase: atoms as they are, a
+    quoted string when plain ASCII has a special character, encoded words for the rest."""
+    text = header_text(text)
+    words = text.split(" ")
+    if all(_plain(word, WORD_MAX - 2) for word in words) and not all(map(_atom, words)):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _mixed(text, _atom)
+
+
+def _plain(word: str, longest: int = WORD_MAX) -> bool:
+    """A word that can travel as it is: printable ASCII, short, not like an encoded word."""
+    return len(word) <= longest and _PLAIN_WORD.fullmatch(word) is not None and "=?" not in word
+
+
+def _atom(word: str) -> bool:
+    """A word that can stand in a phrase as it is (RFC 5322 atom)."""
+    return _plain(word) and _SPECIALS.search(word) is None
+
+
+def _mixed(text: str, plain: Callable[[str], bool]) -> str:
+    """The words for which `plain` holds as they are, each run of the others as encoded words.
+    Fewer encoded words side by side: some parsers (Python's own, in a phrase) wrongly keep the
+    space RFC 2047 6.2 drops between two of them."""
+    if not text:
+        return ""
+    tokens: list[str] = []
+    run: list[str] = []
+    for word in text.split(" "):
+        if plain(word):
+            tokens += [*encoded_words(" ".join(run)), word] if run else [word]
+            run = []
+        else:
+            run.append(word)
+    return " ".join([*tokens, *encoded_words(" ".join(run))] if run else tokens)
+
+
+def encoded_words(text: str) -> list[str]:
+    """`text` as UTF-8 encoded words of at most WORD_MAX characters, each of whole characters:
+    Q encoding (readable) or B (base64), whichever is shorter. Q writes only the characters
+    RFC 2047 allows in a phrase, so the words fit a display name as well as a subject."""
+    quoted = [_q(char) for char in text]
+    sizes = [len(char.encode()) for char in text]
+    use_b = 4 * -(-sum(sizes) // 3) < sum(map(len, quoted))
+    room = WORD_MAX - _ENCODED_OVERHEAD
+    words: list[str] = []
+    start = 0
+    while start < len(text):
+        end, size = start, 0
+        while end < len(text):
+            grown = size + (sizes[end] if use_b else len(quoted[end]))
+            if end > start and (4 * -(-grown // 3) if use_b else grown) > room:
+                break
+            size, end = grown, end + 1
+        if use_b:
+            words.append(f"=?utf-8?b?{base64.b64encode(text[start:end].encode()).decode()}?=")
+        else:
+            words.append(f"=?utf-8?q?{''.join(quoted[start:end])}?=")
+        start = end
+    return words
+
+
+def _q(char: str) -> str:
+    if char == " ":
+        return "_"
+    return "".join(chr(b) if b in _Q_SAFE else f"={b:02X}" for b in char.encode())
+
+
+def fold(name: str, value: str | Iterable[str]) -> str:
+    """The header line `Name: value`, folded (CRLF and a space) before every word that would
+    pass LINE_MAX; a value given as a string is split at its spaces."""
+    lines: list[str] = []
+    line = f"{name}:"
+    for n, word in enumerate(value.split(" ") if isinstance(value, str) else value):
+        if n and len(line) + 1 + len(word) > LINE_MAX:
+            lines.append(line)
+            line = ""
+        line += f" {word}"
+    return "\r\n".join([*lines, line])
 
 
 def address(name: str | None, email: str) -> str:
-    """`Name <a@b>`, the name RFC 2047-encoded when it is not ASCII, the domain in A-labels;
-    a local part that is not ASCII stays UTF-8 (RFC 6532)."""
+    """`Name <a@b>` on one line (`fold` breaks it), the name as a phrase (encoded words when it
+    is not ASCII), the domain in A-labels; a local part that is not ASCII stays UTF-8 (RFC 6532).
+    """
     name, email = header_text(name or ""), wire_address(header_text(email))
-    if email.isascii():
-        return formataddr((name, email), charset="utf-8")
-    if not name:
-        return email
-    placeholder = "<placeholder@invalid>"  # formataddr quotes or encodes the name; it only
-    shown = formataddr((name, placeholder[1:-1]), charset="utf-8")  # takes ASCII addresses
-    return f"{shown.removesuffix(placeholder)}<{email}>"
+    return f"{phrase(name)} <{email}>" if name else email
 
 
 def domain_of(sender: str) -> str:
@@ -152,8 +235,8 @@ def message_id(email: str, day: date, sender: str) -> str:
 class Headers:
     """The per-newsletter part of every message."""
 
-    sender: str  # `Name <address>`
-    list_id: str  # `Paper Digest <paper-digest.example.org>`
+    sender: str  # `Name <address>`, on one line
+    list_id: str  # `Paper Digest <paper-digest.example.org>`, on one line
     unsubscribe_mailto: str
 
     @classmethod
@@ -161,10 +244,12 @@ class Headers:
         name, mail = parseaddr(header_text(sender))
         if not mail:
             raise DeliveryError(f"newsletter.sender {sender!r} has no address")
+        domain = domain_of(mail)
         slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "digest"
+        slug = slug[: max(WORD_MAX - len(domain) - 3, 8)].rstrip("-")  # `<slug.domain>` fits
         return cls(
             sender=address(name, mail),
-            list_id=f"{encode_header(title)} <{slug}.{domain_of(mail)}>",
+            list_id=f"{phrase(title)} <{slug}.{domain}>",
             unsubscribe_mailto=uri_address(mail),
         )
 
@@ -194,8 +279,8 @@ def build(
         unsubscribe.insert(0, f"<{header_text(unsubscribe_https)}>")
     lines = [
         *_head(headers, address(to_name, to_email), issue.subject, now, mid),
-        f"List-Id: {headers.list_id}",
-        f"List-Unsubscribe: {', '.join(unsubscribe)}",
+        fold("List-Id", headers.list_id),
+        fold("List-Unsubscribe", [f"{link}," for link in unsubscribe[:-1]] + unsubscribe[-1:]),
     ]
     if unsubscribe_https:
         lines.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
@@ -232,9 +317,9 @@ def notice(subject: str, text: str, *, to_email: str, headers: Headers, now: dat
 def _head(headers: Headers, to: str, subject: str, now: datetime, mid: str) -> list[str]:
     """The headers every message starts with, in this order."""
     return [
-        f"From: {headers.sender}",
-        f"To: {to}",
-        f"Subject: {encode_header(subject)}",
+        fold("From", headers.sender),
+        fold("To", to),
+        fold("Subject", encode_header(subject)),
         f"Date: {format_datetime(now)}",
         f"Message-ID: {mid}",
         "MIME-Version: 1.0",

@@ -155,7 +155,7 @@ def test_the_text_part_carries_every_title_link_and_reason(
     shown = selection(count).papers[: issue.layout.full + issue.layout.compact]
     for picked in shown:
         assert " ".join(one_line(picked.paper.title).split()) in flat_text
-    for picked in shown[: issue.layout.full]:
+    for picked in shown:  # the compact list's papers too
         for reason in picked.reasons:
             assert reason in flat_text
     assert "Unsubscribe: https://example.org/u?t=15" in issue.text
@@ -166,14 +166,16 @@ def test_the_text_part_carries_every_title_link_and_reason(
     assert long_lines == []  # wrapped at 78 columns; only an unbreakable URL may be longer
 
 
-def test_subject_is_one_short_line() -> None:
+def test_subject_puts_the_top_paper_first_on_one_short_line() -> None:
     picked = (SelectedPaper(paper(1, title="A\r\nB\u2028C " + "long " * 60), 0.9, ()),) * 3
     line = subject("Digest\n", DAY, picked)
     assert "\n" not in line and "\r" not in line and "\u2028" not in line
     assert len(line) <= 140
-    assert line.startswith("Digest - 2026-07-27: A B C long")
-    assert line.endswith(" and 2 more")
-    assert subject("Digest", DAY, ()) == "Digest - 2026-07-27: no new papers matched your interests"
+    assert line.startswith("A B C long")  # what a phone shows first is the paper
+    assert line.endswith(" and 2 more - Digest, 27 Jul")  # the date keeps issues apart
+    one = subject("ML Paper Digest", DAY, picked[:1])
+    assert one.endswith("… - ML Paper Digest, 27 Jul") and " more" not in one
+    assert subject("Digest", DAY, ()) == "No new papers matched your interests - Digest, 27 Jul"
 
 
 def test_summaries_stop_on_a_sentence_and_author_lists_are_shortened() -> None:

@@ -60,7 +60,7 @@ def test_send_delivers_one_well_formed_message_per_reader_and_never_twice(
         for part in (text, html):  # canonical form: CRLF line breaks inside the base64
             raw = part.get_payload(decode=True)
             assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
-        assert message["Subject"].startswith("Paper Digest - 2026-11-23: ")
+        assert str(message["Subject"]).endswith(" - Paper Digest, 23 Nov")
         assert "<!doctype html>" in html.get_content()
         assert "Unsubscribe" in text.get_content()
     for output in (first.stdout, first.stderr, second.stdout, second.stderr):

@@ -6,6 +6,12 @@ network), so the verdict depends on the message alone. An issue must score well 
 threshold and trip none of the rules that flag a malformed message. A control case proves the
 check can fail: the same issue as bare HTML without Date or Message-ID is rejected.
 
+Realistic issues (real listings, see tests/test_email_realistic.py) must score under 1.0. Two
+rules real papers used to trip, each with a control that shows the rule would fire without the
+fix: LONGWORDS (runs of long lower-case words: abstracts have them, so a card's summary ends
+before one) and PDS_OTHER_BAD_TLD (a link to a host under `.top` and the like: such project
+pages are not linked, the paper's Hugging Face page links them).
+
 Skipped only when the `spamassassin` binary is absent; CI installs it (`.ci/run`).
 """
 
@@ -20,6 +26,7 @@ import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from functools import partial
 from pathlib import Path
@@ -28,12 +35,26 @@ import pytest
 
 from newsletter.delivery.memory import MemoryBackend
 from newsletter.demo import DEMO_DAY, demo_config
-from newsletter.mail import Message
+from newsletter.mail import Headers, Message, build
+from newsletter.models import SelectedPaper, Selection
 from newsletter.pipeline import run_once
+from newsletter.render import text as render_text
+from newsletter.render import views
 from newsletter.session import Session
 from newsletter.unsubscribe import SECRET_ENV
+from tests.test_email_realistic import (
+    DAY,
+    READERS,
+    SENDER,
+    TITLE,
+    papers_of,
+    realistic_issues,
+    renderer,
+)
 
 MAX_SCORE = 2.0
+REALISTIC_MAX_SCORE = 1.0
+WORKERS = 4  # spamassassin processes at once (each spends a second loading its rules)
 FORBIDDEN = frozenset({"MIME_HTML_ONLY", "MPART_ALT_DIFF", "INVALID_DATE"})
 FORBIDDEN_PREFIX = "MISSING_"
 ONE_CLICK_URL = "https://digest.example.org/unsubscribe"
@@ -121,7 +142,7 @@ def score(binary: str, home: Path, data: bytes) -> Verdict:
 
 def score_all(binary: str, home: Path, messages: list[bytes]) -> list[Verdict]:
     """Score the messages side by side (each run spends most of its second loading rules)."""
-    with ThreadPoolExecutor(max_workers=len(messages)) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(messages), WORKERS)) as pool:
         return list(pool.map(partial(score, binary, home), messages))
 
 
@@ -169,3 +190,42 @@ def test_a_broken_issue_is_caught(spamassassin: str, tmp_path: Path) -> None:
     assert {"MIME_HTML_ONLY", "MISSING_DATE", "MISSING_MID"} <= broken.rules.keys(), str(broken)
     assert broken.score > fine.score and broken.score >= MAX_SCORE, f"{fine} / {broken}"
     assert broken.problems()[0].startswith("score ") and "MIME_HTML_ONLY" in broken.problems()
+
+
+def test_realistic_issues_score_under_one(spamassassin: str, tmp_path: Path) -> None:
+    issues = realistic_issues()
+    verdicts = score_all(spamassassin, tmp_path, [found.message.data for found in issues])
+    for found, verdict in zip(issues, verdicts, strict=True):
+        assert not verdict.problems(), f"{found.name}: {verdict.problems()}; {verdict}"
+        assert verdict.score < REALISTIC_MAX_SCORE, f"{found.name}: {verdict}"
+
+
+def _two_real_papers(ids: tuple[str, ...], day: str) -> bytes:
+    """An issue of a few real Hugging Face papers for one reader, as sent."""
+    papers = {paper.id: paper for paper in papers_of(f"hf_daily_papers_{day}.json")}
+    picked = tuple(SelectedPaper(papers[i], 0.5, ('keyword "x" in title',)) for i in ids)
+    reader = READERS[0]
+    selection = Selection(reader, DAY, picked)
+    issue = renderer().render(selection, reader.email, reader.name)
+    return build(
+        issue, to_name=reader.name, to_email=reader.email, day=DAY,
+        headers=Headers.of(TITLE, SENDER), now=datetime(2026, 7, 27, 7, tzinfo=UTC),
+    ).data  # fmt: skip
+
+
+def test_long_word_runs_and_distrusted_links_would_be_flagged(
+    spamassassin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_fixtures: Path
+) -> None:
+    """Two AI summaries with runs of long words (one each of two kinds) make LONGWORDS fire; a
+    `.top` project page makes PDS_OTHER_BAD_TLD fire. Not with the summaries and links sent."""
+    long_words = ("2605.10903", "2605.09820")
+    top_link = ("2605.29343",)  # its project page is under .top
+    sent = [_two_real_papers(long_words, "2026-05-12"), _two_real_papers(top_link, "2026-06-02")]
+    monkeypatch.setattr(render_text, "without_long_runs", lambda text: text)
+    monkeypatch.setattr(views, "distrusted", lambda url: False)
+    unfixed = [_two_real_papers(long_words, "2026-05-12"), _two_real_papers(top_link, "2026-06-02")]
+    words, top, words_unfixed, top_unfixed = score_all(spamassassin, tmp_path, sent + unfixed)
+    assert "LONGWORDS" in words_unfixed.rules, str(words_unfixed)
+    assert "PDS_OTHER_BAD_TLD" in top_unfixed.rules, str(top_unfixed)
+    assert "LONGWORDS" not in words.rules and words.score < REALISTIC_MAX_SCORE, str(words)
+    assert "PDS_OTHER_BAD_TLD" not in top.rules and top.score < REALISTIC_MAX_SCORE, str(top)

@@ -5,11 +5,12 @@ plain-text part. A user's `templates/` folder (next to the config, or `newslette
 is searched before the built-in templates, so any template can be replaced by name.
 
 Per day, each paper's card (`card.html.j2`, `card.txt.j2`, `compact.html.j2`) is rendered once
-and shared by every reader who gets it. Per reader, the issue is rendered with a placeholder
-element where each card goes, compiled, and the cards are joined in. MJML passes the HTML inside
-`mj-text` through, only re-serialised, so each card is re-serialised the same way once (see
-`_Normaliser`) and the joined issue is byte for byte what rendering the whole issue in one piece
-gives (`IssueRenderer.render_direct`, which the tests and the benchmarks compare against).
+(the text once for each indent the card numbers need) and shared by every reader who gets it.
+Per reader, the issue is rendered with a placeholder element where each card goes, compiled,
+and the cards are joined in. MJML passes the HTML inside `mj-text` through, only re-serialised,
+so each card is re-serialised the same way once (see `_Normaliser`) and the joined issue is
+byte for byte what rendering the whole issue in one piece gives (`IssueRenderer.render_direct`,
+which the tests and the benchmarks compare against; `mjml_source` gives that piece's MJML).
 
 Feed text is untrusted: autoescape is on for every template but the `.txt.j2` ones, nothing from
 a feed is marked safe, and only http(s) links reach a template.
@@ -33,8 +34,18 @@ from newsletter import unsubscribe
 from newsletter.errors import RenderError
 from newsletter.paths import builtin_templates
 from newsletter.render.issue import Layout, RenderedIssue, sent_size
-from newsletter.render.text import long_date, one_line, preheader, subject, wrap
-from newsletter.render.views import CardSlot, PaperView, interests_summary
+from newsletter.render.text import (
+    SIGNATURE,
+    intro,
+    long_date,
+    number_width,
+    numbered,
+    one_line,
+    preheader,
+    subject,
+    wrap,
+)
+from newsletter.render.views import CardSlot, ListItem, PaperView, interests_summary, shown_reasons
 
 if TYPE_CHECKING:
     from newsletter.config import Config
@@ -135,13 +146,14 @@ class Newsletter:
     unsubscribe: Callable[[str], str] = lambda email: ""  # a reader's unsubscribe link
 
 
-@dataclass(frozen=True)
+@dataclass
 class Card:
-    """A paper rendered once a day: its card HTML, its text block, its compact-list line."""
+    """A paper rendered once a day: its card HTML, its compact-list line and its text block,
+    the latter once for each indent it is shown with (`texts`, by indent width)."""
 
     html: str
-    text: str
     compact: str
+    texts: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -171,14 +183,21 @@ class IssueRenderer:
         return self._views[paper.id]
 
     def card(self, paper: Paper) -> Card:
-        """The paper's card HTML (as MJML will write it), text block and compact-list line."""
+        """The paper's card HTML (as MJML will write it) and compact-list line."""
         if paper.id not in self._cards:
             view = self.view(paper)
             html = self._card_html.render(paper=view).strip()
             compact = self._compact.render(paper=view).strip()
-            text = self._card_text.render(paper=view).strip("\n")
-            self._cards[paper.id] = Card(html, text, compact)
+            self._cards[paper.id] = Card(html, compact)
         return self._cards[paper.id]
+
+    def card_text(self, paper: Paper, indent: int) -> str:
+        """The paper's text block, every line indented by `indent` columns."""
+        texts = self.card(paper).texts
+        if indent not in texts:
+            rendered = self._card_text.render(paper=self.view(paper), indent=" " * indent)
+            texts[indent] = rendered.strip("\n")
+        return texts[indent]
 
     # -- per reader
 
@@ -202,23 +221,35 @@ class IssueRenderer:
         `render`, which joins shared cards into a compiled skeleton, against it."""
         layout, _ = self._fit(selection, email, name)
         papers = selection.papers
+        return RenderedIssue(
+            subject=subject(self.newsletter.title, selection.day, papers),
+            preheader=preheader(papers),
+            html=compile_mjml(self._source(selection, email, name, layout)),
+            text=self._render_text(selection, email, name, layout),
+            layout=layout,
+        )
+
+    def mjml_source(self, selection: Selection, email: str, name: str | None) -> str:
+        """The MJML the reader's issue is compiled from, cards in place (for other compilers:
+        the tests compare what official MJML makes of it)."""
+        layout, _ = self._fit(selection, email, name)
+        return self._source(selection, email, name, layout)
+
+    def _source(self, selection: Selection, email: str, name: str | None, layout: Layout) -> str:
+        papers = selection.papers
         cards = [
-            CardSlot(Markup(self._card_html.render(paper=self.view(p.paper)).strip()), p.reasons)
+            CardSlot(
+                Markup(self._card_html.render(paper=self.view(p.paper)).strip()),
+                shown_reasons(p.reasons),
+            )
             for p in papers[: layout.full]
         ]
         compact = [
             Markup(self._compact.render(paper=self.view(p.paper)).strip())
             for p in papers[layout.full : layout.full + layout.compact]
         ]
-        source = self._issue.render(
+        return self._issue.render(
             **self._context(selection, email, name, layout), cards=cards, compact=compact
-        )
-        return RenderedIssue(
-            subject=subject(self.newsletter.title, selection.day, papers),
-            preheader=preheader(papers),
-            html=compile_mjml(source),
-            text=self._render_text(selection, email, name, layout),
-            layout=layout,
         )
 
     def _fit(self, selection: Selection, email: str, name: str | None) -> tuple[Layout, str]:
@@ -246,7 +277,10 @@ class IssueRenderer:
         papers = selection.papers
         slots = [f'<i id="c{self._token}-{n}"></i>' for n in range(layout.full)]
         items = [f'<i id="l{self._token}-{n}"></i>' for n in range(layout.compact)]
-        cards = [CardSlot(Markup(s), p.reasons) for s, p in zip(slots, papers, strict=False)]
+        cards = [
+            CardSlot(Markup(s), shown_reasons(p.reasons))
+            for s, p in zip(slots, papers, strict=False)
+        ]
         source = self._issue.render(
             **self._context(selection, email, name, layout),
             cards=cards,
@@ -276,6 +310,8 @@ class IssueRenderer:
             "name": one_line(name) if name else None,
             "email": email,
             "count": len(papers),
+            "intro": intro(len(papers), layout),
+            "indent": " " * number_width(layout.full),
             "hidden": layout.hidden,
             "interests": interests_summary(selection.profile),
             "sender": self.newsletter.sender,
@@ -286,10 +322,19 @@ class IssueRenderer:
         self, selection: Selection, email: str, name: str | None, layout: Layout
     ) -> str:
         papers = selection.papers
+        width = number_width(layout.full)
         cards = [
-            CardSlot(Markup(""), p.reasons, self.card(p.paper).text) for p in papers[: layout.full]
+            CardSlot(
+                Markup(""),
+                shown_reasons(p.reasons),
+                numbered(self.card_text(p.paper, width), n, width),
+            )
+            for n, p in enumerate(papers[: layout.full], start=1)
         ]
-        compact = [self.view(p.paper) for p in papers[layout.full : layout.full + layout.compact]]
+        compact = [
+            ListItem(self.view(p.paper), shown_reasons(p.reasons))
+            for p in papers[layout.full : layout.full + layout.compact]
+        ]
         text = self._text.render(
             **self._context(selection, email, name, layout), cards=cards, compact=compact
         )
@@ -310,8 +355,9 @@ def _largest(fits: Callable[[int], str | None], high: int) -> tuple[int, str] | 
 
 
 def _tidy_text(text: str) -> str:
-    """No trailing spaces, at most one blank line in a row, one final newline."""
-    lines = [line.rstrip() for line in text.splitlines()]
+    """No trailing spaces (but the signature separator's), at most one blank line in a row,
+    one final newline."""
+    lines = [line if line == SIGNATURE else line.rstrip() for line in text.splitlines()]
     tidy: list[str] = []
     for line in lines:
         if line or (tidy and tidy[-1]):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from markupsafe import Markup
 
@@ -20,6 +23,14 @@ _LINK_LABELS = (
     ("project", "Project page"),
     ("doi", "DOI"),
 )
+# Top-level domains SpamAssassin distrusts (72_active.cf: `enlist_uri_host (SUSP_URI_NTLD)`,
+# rule PDS_OTHER_BAD_TLD, +1.0 for any link to such a host, shown or not). A card links them
+# only as the paper's own page; a project page there is one click away on Hugging Face.
+DISTRUSTED_TLDS = frozenset({
+    "icu", "online", "work", "date", "top", "fun", "life", "review", "bid", "stream", "gdn",
+    "click", "world", "fit", "ooo", "faith", "buzz", "trade", "cyou", "vip",
+})  # fmt: skip
+_SCORE = re.compile(r"\s*\((?:0|1)?\.\d+\)$")  # `matches your description (0.31)`
 
 
 @dataclass(frozen=True)
@@ -51,12 +62,24 @@ class PaperView:
     def others(self) -> tuple[str, ...]:
         return self.categories[1:]
 
+    @property
+    def facts(self) -> tuple[str, ...]:
+        """Categories, `new version`, upvotes: the line above the title, in plain text."""
+        facts = list(self.categories)
+        if self.updated:
+            facts.append("new version")
+        if self.upvotes:
+            facts.append(f"{self.upvotes} upvote{_s(self.upvotes)} on Hugging Face")
+        return tuple(facts)
+
     @classmethod
     def of(cls, paper: Paper) -> PaperView:
         links: list[LinkView] = []
         for key, label in _LINK_LABELS:
             url = safe_url(getattr(paper.links, key))
-            if url and all(link.url != url for link in links):
+            if not url or (key != "abstract" and distrusted(url)):
+                continue
+            if all(link.url != url for link in links):
                 links.append(LinkView(label, url))
         ai = paper.extras.ai_summary
         return cls(
@@ -73,6 +96,23 @@ class PaperView:
         )
 
 
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+def distrusted(url: str) -> bool:
+    """Whether the URL's host is under a top-level domain spam filters distrust."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    return host.rpartition(".")[2].lower() in DISTRUSTED_TLDS
+
+
+@functools.lru_cache(maxsize=4096)
+def shown_reasons(reasons: tuple[str, ...]) -> tuple[str, ...]:
+    """Reasons as readers see them: without the similarity score (`matches your description
+    (0.31)` reads `matches your description`), which means nothing to a reader."""
+    return tuple(_SCORE.sub("", reason) for reason in reasons)
+
+
 @dataclass(frozen=True)
 class CardSlot:
     """A card as the issue template sees it: the paper's HTML and this reader's reasons."""
@@ -80,6 +120,14 @@ class CardSlot:
     html: Markup
     reasons: tuple[str, ...]
     text: str = ""
+
+
+@dataclass(frozen=True)
+class ListItem:
+    """A paper of the compact list as the plain-text part sees it, with this reader's reasons."""
+
+    paper: PaperView
+    reasons: tuple[str, ...]
 
 
 def interests_summary(profile: Profile) -> list[str]:
