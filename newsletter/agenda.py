@@ -14,12 +14,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from newsletter.calendar import is_announcement_day, listing_date
 from newsletter.config import Config
 from newsletter.fields import WEEKDAYS
 from newsletter.models import Reader
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
+
+GRACE = timedelta(hours=6)  # a send that falls due counts as due for this long
 
 
 def follows_arxiv(config: Config) -> bool:
@@ -54,8 +60,6 @@ def sends_today(reader: Reader, now: datetime) -> bool:
 
 def next_send(reader: Reader, now: datetime) -> datetime | None:
     """The reader's next scheduled send after `now`, in their time zone (None: never)."""
-    from newsletter.schedule import group_of
-
     fire: datetime | None = group_of(reader).trigger().get_next_fire_time(None, now)
     return fire
 
@@ -133,8 +137,6 @@ def for_send(
     if day is not None:
         return Agenda(day, list(readers), [])
     if due:
-        from newsletter.schedule import GRACE, due_groups, group_of
-
         keys = set(due_groups(config, now))
         chosen = [r for r in readers if group_of(r).key in keys]
         if not chosen:
@@ -156,3 +158,79 @@ def _nobody_due(waiting: Sequence[Later], grace: timedelta) -> list[str]:
         f"nobody's send time came in the last {hours} hours; the next send is "
         f"{Later((), first).when()} ({_readers(count)})"
     ]
+
+
+# --- send groups: readers who are sent at the same local time on the same days ---------
+
+
+@dataclass(frozen=True, order=True)
+class SendGroup:
+    """Subscribers who get their issue at the same local time on the same days."""
+
+    timezone: str
+    send_time: str  # HH:MM
+    days: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.timezone} {self.send_time} {','.join(self.days)}"
+
+    @property
+    def key(self) -> str:
+        return f"send {self.label}"
+
+    def trigger(self) -> BaseTrigger:
+        from apscheduler.triggers.cron import CronTrigger
+
+        hour, minute = (int(part) for part in self.send_time.split(":"))
+        return CronTrigger(
+            day_of_week=",".join(self.days),
+            hour=hour,
+            minute=minute,
+            timezone=ZoneInfo(self.timezone),
+        )
+
+
+def group_of(reader: Reader) -> SendGroup:
+    return SendGroup(reader.timezone, reader.send_time, reader.days)
+
+
+@dataclass(frozen=True)
+class GroupMembers:
+    group: SendGroup
+    readers: list[Reader]
+
+
+def send_groups(config: Config) -> dict[str, GroupMembers]:
+    """Every group of the config, by key, with its members."""
+    found: dict[str, GroupMembers] = {}
+    for reader in config.readers:
+        group = group_of(reader)
+        found.setdefault(group.key, GroupMembers(group, [])).readers.append(reader)
+    return dict(sorted(found.items()))
+
+
+def due_groups(config: Config, now: datetime) -> list[str]:
+    """The keys of the groups whose send time came within `GRACE` before `now`."""
+    due = []
+    for key, members in send_groups(config).items():
+        fire = members.group.trigger().get_next_fire_time(None, now - GRACE)
+        if fire is not None and fire <= now:
+            due.append(key)
+    return due
+
+
+@dataclass(frozen=True)
+class NextSend:
+    group: SendGroup
+    members: int
+    at: datetime | None  # None: never (no day of the week left)
+
+
+def next_sends(config: Config, now: datetime) -> list[NextSend]:
+    """Each group, its number of members and its next send time, soonest first."""
+    found = [
+        NextSend(m.group, len(m.readers), m.group.trigger().get_next_fire_time(None, now))
+        for m in send_groups(config).values()
+    ]
+    return sorted(found, key=lambda row: (row.at is None, row.at or now))

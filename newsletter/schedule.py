@@ -34,13 +34,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
+from newsletter.agenda import (
+    GRACE,
+    due_groups,
+    send_groups,
+)
 from newsletter.calendar import ARXIV_TZ, listing_date
 from newsletter.checks import plural
 from newsletter.config import Config, load_config
 from newsletter.errors import NewsletterError
-from newsletter.models import Reader
 
 if TYPE_CHECKING:
     from apscheduler.triggers.base import BaseTrigger
@@ -49,7 +52,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GRACE = timedelta(hours=6)  # a send or fetch that runs late still runs within this
 RETRY_DELAY = timedelta(minutes=30)
 RETRIES = 6
 RELOAD_SECONDS = 30
@@ -68,53 +70,6 @@ class AlreadyRunning(NewsletterError):
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, order=True)
-class SendGroup:
-    """Subscribers who get their issue at the same local time on the same days."""
-
-    timezone: str
-    send_time: str  # HH:MM
-    days: tuple[str, ...]
-
-    @property
-    def label(self) -> str:
-        return f"{self.timezone} {self.send_time} {','.join(self.days)}"
-
-    @property
-    def key(self) -> str:
-        return f"send {self.label}"
-
-    def trigger(self) -> BaseTrigger:
-        from apscheduler.triggers.cron import CronTrigger
-
-        hour, minute = (int(part) for part in self.send_time.split(":"))
-        return CronTrigger(
-            day_of_week=",".join(self.days),
-            hour=hour,
-            minute=minute,
-            timezone=ZoneInfo(self.timezone),
-        )
-
-
-def group_of(reader: Reader) -> SendGroup:
-    return SendGroup(reader.timezone, reader.send_time, reader.days)
-
-
-@dataclass(frozen=True)
-class GroupMembers:
-    group: SendGroup
-    readers: list[Reader]
-
-
-def send_groups(config: Config) -> dict[str, GroupMembers]:
-    """Every group of the config, by key, with its members."""
-    found: dict[str, GroupMembers] = {}
-    for reader in config.readers:
-        group = group_of(reader)
-        found.setdefault(group.key, GroupMembers(group, [])).readers.append(reader)
-    return dict(sorted(found.items()))
 
 
 def fetch_trigger() -> BaseTrigger:
@@ -242,16 +197,6 @@ class Operator:
             self.send(key)
 
 
-def due_groups(config: Config, now: datetime) -> list[str]:
-    """The keys of the groups whose send time came within `GRACE` before `now`."""
-    due = []
-    for key, members in send_groups(config).items():
-        fire = members.group.trigger().get_next_fire_time(None, now - GRACE)
-        if fire is not None and fire <= now:
-            due.append(key)
-    return due
-
-
 def _signature(path: Path) -> tuple[int, int] | None:
     try:
         stat = path.stat()
@@ -337,19 +282,3 @@ def run(operator: Operator, *, first_send_at: datetime | None = None) -> None:
     log.info("stopping: finishing the job in flight")
     scheduler.shutdown(wait=True)
     log.info("stopped")
-
-
-@dataclass(frozen=True)
-class NextSend:
-    group: SendGroup
-    members: int
-    at: datetime | None  # None: never (no day of the week left)
-
-
-def next_sends(config: Config, now: datetime) -> list[NextSend]:
-    """Each group, its number of members and its next send time, soonest first."""
-    found = [
-        NextSend(m.group, len(m.readers), m.group.trigger().get_next_fire_time(None, now))
-        for m in send_groups(config).values()
-    ]
-    return sorted(found, key=lambda row: (row.at is None, row.at or now))

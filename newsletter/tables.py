@@ -73,7 +73,7 @@ def history_table(records: Sequence[DeliveryRecord]) -> Table:
 
 
 def sends_table(config: Config, now: datetime) -> Table:
-    from newsletter.schedule import next_sends
+    from newsletter.agenda import next_sends
 
     table = Table("group", "subscribers", "next send (local)", "next send (UTC)",
                   title="Scheduled sends")  # fmt: skip
@@ -131,7 +131,7 @@ def status_document(
 ) -> dict[str, object]:
     """`newsletter status --json`: the next sends, the last fetches, the delivery counts of the
     latest issue dates."""
-    from newsletter.schedule import next_sends
+    from newsletter.agenda import next_sends
 
     sends = [
         {

@@ -398,8 +398,8 @@ def feed_source(url: str, name: str) -> str:
     [
         ("malformed.xml", FetchStatus.OK, 1, "skipped"),  # the complete items before the error
         ("empty_channel.xml", FetchStatus.OK, 0, "0 papers"),
-        ("missing_title.xml", FetchStatus.OK, 1, "1 items skipped"),
-        ("missing_link.xml", FetchStatus.OK, 1, "1 items skipped"),
+        ("missing_title.xml", FetchStatus.OK, 1, "1 item skipped"),
+        ("missing_link.xml", FetchStatus.OK, 1, "1 item skipped"),
         ("duplicates.xml", FetchStatus.OK, 2, "2 papers"),  # three items, one repeated
         ("html_error.html", FetchStatus.FAILED, 0, "HTML"),
     ],
