@@ -34,9 +34,11 @@ from urllib.parse import quote
 
 from newsletter.addresses import reader_key
 from newsletter.errors import DeliveryError
+from newsletter.files import read_small
 from newsletter.render.issue import RenderedIssue
 from newsletter.render.text import one_line
 
+MAX_KEY_BYTES = 64 * 1024  # a DKIM private key is a few kB
 DKIM_HEADERS = (
     b"from", b"to", b"subject", b"date", b"message-id", b"list-unsubscribe",
     b"list-unsubscribe-post", b"mime-version", b"content-type",
@@ -348,7 +350,7 @@ class DkimKey:
     @classmethod
     def load(cls, selector: str, domain: str, path: Path) -> DkimKey:
         try:
-            return cls(selector, domain, path.read_bytes())
+            return cls(selector, domain, read_small(path, MAX_KEY_BYTES))
         except OSError as exc:
             raise DeliveryError(f"DKIM key {path}: {exc.strerror}") from exc
 

@@ -19,6 +19,8 @@ from email.utils import parseaddr
 
 from newsletter.config import Config
 from newsletter.errors import ConfigError, NewsletterError, Problem
+from newsletter.files import read_small
+from newsletter.mail import MAX_KEY_BYTES
 
 _LOCATED = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+): (?P<message>.*)$", re.S)
 
@@ -140,7 +142,7 @@ def _dkim(config: Config) -> list[Problem]:
     path = config.base_dir / settings.private_key_path
     key = "newsletter.dkim.private_key_path"
     try:
-        data = path.read_bytes()
+        data = read_small(path, MAX_KEY_BYTES)
     except OSError as exc:
         return [_problem(config, key, f"cannot read the DKIM key {path}: {exc.strerror}")]
     from dkim.crypto import UnparsableKeyError, parse_pem_private_key

@@ -465,3 +465,23 @@ def test_a_run_has_one_budget_for_all_its_sources(
     assert found["late"].status is FetchStatus.FAILED and "ran out" in found["late"].detail
     assert server.hits("/late") == []  # not even asked
     assert found["good"].status is FetchStatus.OK  # a local listing is not the network
+
+
+def test_a_feed_of_too_many_items_fails_before_it_is_parsed(tmp_path: Path) -> None:
+    """Half a million tiny items stay under the byte cap but would take minutes and gigabytes
+    to parse: the items are counted first."""
+    import time
+
+    from newsletter.errors import FeedParseError
+    from newsletter.sources.base import MAX_ITEMS
+    from newsletter.sources.feed import parse_feed
+
+    body = b"<rss version='2.0'><channel><title>t</title>" + (
+        b"<item><title>x</title><link>https://example.org/a</link></item>" * (MAX_ITEMS + 1)
+    ) + b"</channel></rss>"
+    started = time.monotonic()
+    with pytest.raises(FeedParseError, match="no daily listing"):
+        parse_feed(body, source="flood")
+    assert time.monotonic() - started < 5  # refused, not parsed
+    small = body.replace(b"<item>", b"", MAX_ITEMS).replace(b"</item>", b"", MAX_ITEMS)
+    assert len(parse_feed(small, source="small").papers) == 1  # a feed under the limit is read

@@ -492,3 +492,25 @@ def test_a_wrong_port_is_named_as_such_well_before_the_reply_timeout(
             connection.open(listener.getsockname()[1])
         connection.close()
         assert time.monotonic() - started < 10  # not the 120 s reply timeout
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "Canary -Pa55",  # a control character in the password, shown as a space
+        "Canary\0-Pa55",
+        "Canary-\r\n Pa55",  # split over two reply lines
+        "Q2FuYXJ5\r\n LVBhNTU=",  # its base64, split
+        "43616e6172792d50613535",  # hex
+        "43616E6172792D50613535",
+        "Canary%2DPa55",  # URL-encoded
+    ],
+)
+def test_the_redactor_catches_lightly_changed_echoes(echo: str) -> None:
+    from newsletter.delivery.smtp_wire import Redactor
+
+    password = "Canary-Pa55" if "\0" not in echo and " -" not in echo else "Canary\0-Pa55"
+    cleaned = Redactor("digest", password).clean(f"535 bad credentials {echo} (try again)")
+    for fragment in ("Canary", "Pa55", "Q2FuYXJ5", "6172792d", "6172792D"):
+        assert fragment not in cleaned, cleaned
+    assert cleaned.startswith("535 bad credentials")

@@ -104,3 +104,22 @@ def test_send_stops_before_fetching_or_sending_when_the_preflight_fails(
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "newsletter.db").exists()  # nothing was fetched or recorded
     assert not (tmp_path / "outbox").exists()
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_a_dkim_key_that_is_a_device_is_refused_unread(
+    write_config: Callable[[str], Path], device: str
+) -> None:
+    path = write_config(_with(DKIM.replace("keys/missing.pem", device)))
+    result = newsletter("validate", "-c", str(path))  # bounded by the helper's timeout
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "not a regular file" in result.stderr
+
+
+def test_a_dkim_key_that_is_a_fifo_does_not_block(
+    write_config: Callable[[str], Path], tmp_path: Path
+) -> None:
+    os.mkfifo(tmp_path / "key.pem")
+    path = write_config(_with(DKIM.replace("keys/missing.pem", "key.pem")))
+    result = newsletter("validate", "-c", str(path))
+    assert result.returncode == 1 and "not a regular file" in result.stderr

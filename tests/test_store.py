@@ -233,3 +233,24 @@ def test_a_failing_read_is_a_store_error(
         ) as caught:
             read(store)
         assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+
+
+@pytest.mark.parametrize("content", [b"x", b"\x00" * 99, b"not a database at all"])
+def test_a_state_file_cut_to_a_few_bytes_is_refused(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "newsletter.db"
+    with Store(path) as store:
+        store.mark_delivered("ada@example.org", date(2026, 7, 27), ["2607.00001"])
+    path.write_bytes(content)
+    with pytest.raises(StoreError):
+        Store(path)
+    assert path.read_bytes() == content
+
+
+def test_an_empty_sqlite_file_is_not_taken_for_a_new_state(tmp_path: Path) -> None:
+    path = tmp_path / "newsletter.db"
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE t (x)")
+        db.execute("DROP TABLE t")  # a valid SQLite file without a single table
+        db.commit()
+    with pytest.raises(StoreError, match="holds no state"):
+        Store(path)

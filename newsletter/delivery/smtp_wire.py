@@ -25,6 +25,7 @@ import smtplib
 import socket
 import ssl
 import time
+from urllib.parse import quote
 
 MAX_LINE = 8192  # octets in one reply line (smtplib's limit); longer is not SMTP
 MAX_REPLY = 65536  # octets in one reply, all its lines
@@ -299,6 +300,13 @@ class Redactor:
         """The secret as written and in base64, whole or at any alignment in a longer text."""
         if plain:
             self._forms.add(secret)
+            printable = " ".join("".join(c if c.isprintable() else " " for c in secret).split())
+            encoded = "".join(
+                c if c.isalnum() else "".join(f"%{b:02X}" for b in c.encode()) for c in secret
+            )
+            forms = (printable, quote(secret, safe=""), encoded, encoded.lower())
+            self._forms.update(form for form in forms if form)
+            self._forms.update({secret.encode().hex(), secret.encode().hex().upper()})
         data = secret.encode()
         self._forms.add(_b64(data))
         for offset in range(3):  # base64 of the secret inside a longer base64 text
@@ -322,7 +330,9 @@ class Redactor:
             return text
         if self._pattern is None:
             ordered = sorted(self._forms, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(form) for form in ordered))
+            # a reply may break a secret over lines: whitespace may stand between its characters
+            spaced = (r"\s*".join(re.escape(c) for c in form) for form in ordered)
+            self._pattern = re.compile("|".join(spaced))
         return self._pattern.sub(self.MARK, text)
 
     def clean(self, text: bytes | str) -> str:

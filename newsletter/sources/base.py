@@ -44,6 +44,9 @@ class ParseResult:
 Parser = TypeVar("Parser", bound=Callable[..., ParseResult])
 
 
+MAX_ITEMS = 20_000  # items of one feed: arXiv's busiest day across every archive is ~10,000
+
+
 def guarded_parser(parse: Parser) -> Parser:
     """`parse(data, *, source=...)`, with any unexpected exception turned into FeedParseError.
 
@@ -54,6 +57,11 @@ def guarded_parser(parse: Parser) -> Parser:
 
     @functools.wraps(parse)
     def guarded(data: bytes, *args: Any, source: str, **options: Any) -> ParseResult:
+        items = data.count(b"<item") + data.count(b"<entry")  # counted before any parsing
+        if items > MAX_ITEMS:
+            raise FeedParseError(
+                source, f"about {items:,} items: more than {MAX_ITEMS:,} is no daily listing"
+            )
         try:
             return parse(data, *args, source=source, **options)
         except SourceError:

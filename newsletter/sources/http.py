@@ -250,7 +250,7 @@ class Fetcher:
     def _redirect_target(
         self, current: httpx.URL, location: str, source: str, origin_public: bool
     ) -> httpx.URL:
-        refused = f"refused a redirect from {_shown(current)} to {location[:120]!r}"
+        refused = f"refused a redirect from {_shown(current)} to {_shown(location[:200])}"
         if _UNSAFE_LOCATION.search(location):
             raise FetchError(source, f"{refused}: odd characters")
         try:

@@ -127,15 +127,16 @@ class Database:
         self.busy_timeout = busy_timeout
         if not self.path.exists():
             self._create()
-        elif _truncated(self.path):
+        elif (size := _cut_short(self.path)) is not None:
+            what = "is empty (0 bytes)" if size == 0 else f"is cut short ({size} bytes)"
             raise StoreError(
-                f"state database {self.path} is empty (0 bytes), so what was sent is unknown; "
-                "restore it from a backup, or remove it to start afresh (every reader may then "
-                "get the latest issue again)"
+                f"state database {self.path} {what}, so what was sent is unknown; restore it "
+                "from a backup, or remove it to start afresh (every reader may then get the "
+                "latest issue again)"
             )
-        self._db = self._connect(self.path)
+        self._db = self._connect(self.path, fresh=False)
 
-    def _connect(self, path: Path) -> sqlite3.Connection:
+    def _connect(self, path: Path, *, fresh: bool) -> sqlite3.Connection:
         """Open, configure and migrate `path`; the connection is closed if any step fails."""
         with self._translated():
             self._db = sqlite3.connect(path, timeout=self.busy_timeout, isolation_level=None)
@@ -145,7 +146,7 @@ class Database:
                 self._enable_wal()
                 self._db.execute("PRAGMA foreign_keys = ON")
                 self._db.execute("PRAGMA synchronous = NORMAL")
-                self._migrate()
+                self._migrate(fresh)
         except BaseException:
             self._db.close()
             raise
@@ -162,7 +163,7 @@ class Database:
             raise StoreError(f"state database {self.path}: {exc.strerror or exc}") from exc
         fresh = Path(name)
         try:
-            self._connect(fresh).close()
+            self._connect(fresh, fresh=True).close()
             try:
                 os.link(fresh, self.path)
             except FileExistsError:
@@ -244,7 +245,10 @@ class Database:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.25)
 
-    def _migrate(self) -> None:
+    def _migrate(self, fresh: bool) -> None:
+        """Bring the schema up to date. Only a database made here (`fresh`) starts from
+        nothing: an existing file without the schema was emptied or belongs to something
+        else, and starting it afresh would mail every reader again."""
         with self.transaction() as db:
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
             tables = db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
@@ -252,6 +256,13 @@ class Database:
                 raise StoreError(
                     f"{self.path} is an SQLite database of something else (tables but no "
                     "paper-digest schema); point `state:` at another file"
+                )
+            if version == 0 and not fresh:
+                raise StoreError(
+                    f"state database {self.path} holds no state (emptied, truncated or not "
+                    "made here), so what was sent is unknown; restore it from a backup, or "
+                    "remove it to start afresh (every reader may then get the latest issue "
+                    "again)"
                 )
             if version > SCHEMA_VERSION:
                 raise StoreError(
@@ -265,10 +276,17 @@ class Database:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-def _truncated(path: Path) -> bool:
-    """An existing database file with no bytes and no write-ahead log holding its pages."""
+SQLITE_HEADER = 100  # bytes: every SQLite database file starts with a header this long
+
+
+def _cut_short(path: Path) -> int | None:
+    """The size of an existing database file shorter than SQLite's header, with no write-ahead
+    log holding its pages (SQLite would start such a file afresh); None for any other."""
+    size = path.stat().st_size
     wal = Path(f"{path}-wal")
-    return path.stat().st_size == 0 and not (wal.exists() and wal.stat().st_size > 0)
+    if size >= SQLITE_HEADER or (wal.exists() and wal.stat().st_size > 0):
+        return None
+    return size
 
 
 def _now() -> str:
