@@ -19,6 +19,7 @@ from newsletter.config import Config, load_config
 from newsletter.fetching import FetchStatus, fetch_day
 from newsletter.sources.http import Fetcher, user_agent
 from newsletter.store import Store
+from tests.fakes import FakeTime
 from tests.feeds import Item, arxiv_rss, hf_daily
 from tests.httpserver import FeedServer, Reply, serve
 
@@ -29,21 +30,6 @@ subscribers:
   - email: ada@example.org
     interests: {keywords: [things]}
 """
-
-
-class FakeTime:
-    """A clock that moves only when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

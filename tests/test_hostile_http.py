@@ -23,6 +23,7 @@ from newsletter.sources.hosts import is_public_host
 from newsletter.sources.http import MAX_REDIRECTS, Fetcher, user_agent
 from newsletter.sources.limits import MAX_BODY
 from newsletter.store import Store
+from tests.fakes import FakeTime
 from tests.feeds import LISTING, MONDAY, arxiv_source, feed_source, write_sources
 from tests.httpserver import (
     MIB,
@@ -205,21 +206,6 @@ def test_a_dripping_server_cannot_hold_the_run_past_the_deadline(
     elapsed = time.monotonic() - started
     assert_fails_alone(report, "timed out")
     assert elapsed < 1.5 + 3.0, f"{elapsed:.1f} s"
-
-
-class FakeTime:
-    """A clock that moves only when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def test_retry_after_past_the_deadline_is_not_waited_for(
@@ -476,9 +462,11 @@ def test_a_feed_of_too_many_items_fails_before_it_is_parsed(tmp_path: Path) -> N
     from newsletter.sources.base import MAX_ITEMS
     from newsletter.sources.feed import parse_feed
 
-    body = b"<rss version='2.0'><channel><title>t</title>" + (
-        b"<item><title>x</title><link>https://example.org/a</link></item>" * (MAX_ITEMS + 1)
-    ) + b"</channel></rss>"
+    body = (
+        b"<rss version='2.0'><channel><title>t</title>"
+        + (b"<item><title>x</title><link>https://example.org/a</link></item>" * (MAX_ITEMS + 1))
+        + b"</channel></rss>"
+    )
     started = time.monotonic()
     with pytest.raises(FeedParseError, match="no daily listing"):
         parse_feed(body, source="flood")
