@@ -23,6 +23,7 @@ from pydantic import (
 from newsletter.addresses import reader_key
 from newsletter.config_checks import (
     LATER_CHECKED,
+    Where,
     as_written,
     duplicate_sources,
     duplicate_subscribers,
@@ -328,10 +329,30 @@ def load_config(path: Path | str) -> Config:
     except ValidationError as exc:
         problems = problems_from(exc, document, Config) + problems
     else:
-        problems += duplicate_sources(document, config) + path_problems(document, config)
+        labels = [source.label for source in config.newsletter.sources]
+        templates = config.templates_dir if config.newsletter.templates is not None else None
+        problems += duplicate_sources(document, labels)
+        problems += path_problems(document, config.state_path, templates)
     if problems:
         problems.sort(key=lambda problem: problem.line or 0)
         raise ConfigError(problems)
     config._lines = lines_of(document, LATER_CHECKED, len(config.subscribers))
-    config._notes = notes(document, config)
+    config._notes = notes(document, *_noted(config))
     return config
+
+
+def _noted(config: Config) -> tuple[list[tuple[Where, str | None]], list[tuple[Where, list[str]]]]:
+    """The time zones and categories loaded, each with its place in the file."""
+    zones: list[tuple[Where, str | None]] = [
+        (("newsletter", "timezone"), config.newsletter.timezone)
+    ]
+    categories: list[tuple[Where, list[str]]] = []
+    for index, source in enumerate(config.newsletter.sources):
+        read = getattr(source, "categories", [])
+        categories.append((("newsletter", "sources", index, "categories"), read))
+    for index, subscriber in enumerate(config.subscribers):
+        categories.append(
+            (("subscribers", index, "interests", "categories"), subscriber.interests.categories)
+        )
+        zones.append((("subscribers", index, "timezone"), subscriber.timezone))
+    return zones, categories

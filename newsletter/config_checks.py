@@ -9,7 +9,8 @@ from __future__ import annotations
 import stat
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -18,10 +19,6 @@ from newsletter.checks import shown
 from newsletter.errors import Problem
 from newsletter.fields import check_email, timezone_note
 from newsletter.yamlfile import YamlDocument
-
-if TYPE_CHECKING:
-    from newsletter.config import Config
-
 
 LATER_CHECKED = (
     "newsletter",
@@ -71,10 +68,10 @@ def _address_key(email: str) -> str:
         return reader_key(email)
 
 
-def duplicate_sources(document: YamlDocument, config: Config) -> list[Problem]:
+def duplicate_sources(document: YamlDocument, labels: Sequence[str]) -> list[Problem]:
     """Sources are told apart by name (fetch log, `fetch --source`): two with one name would
     make the second look already fetched."""
-    keys = [(source.label, source.label) for source in config.newsletter.sources]
+    keys = [(label, label) for label in labels]
     problems = _duplicates(document, ("newsletter", "sources"), "name", keys, "source name")
     hint = "; give each source its own `name:`"
     return [replace(problem, message=problem.message + hint) for problem in problems]
@@ -104,11 +101,11 @@ def _duplicates(
     return problems
 
 
-def path_problems(document: YamlDocument, config: Config) -> list[Problem]:
+def path_problems(document: YamlDocument, state: Path, templates: Path | None) -> list[Problem]:
     """A path the system refuses (too long ...); a state path that is a folder or a device."""
-    paths = {"state": (config.state_path, stat.S_ISREG)}
-    if config.newsletter.templates is not None:
-        paths["templates"] = (config.templates_dir, stat.S_ISDIR)
+    paths = {"state": (state, stat.S_ISREG)}
+    if templates is not None:
+        paths["templates"] = (templates, stat.S_ISDIR)
     problems = []
     for key, (path, wanted) in paths.items():
         try:
@@ -173,20 +170,20 @@ def _node(node: yaml.Node | None, path: tuple[str | int, ...]) -> yaml.Node | No
     return node
 
 
-def notes(document: YamlDocument, config: Config) -> list[Problem]:
+Where = tuple[str | int, ...]
+
+
+def notes(
+    document: YamlDocument,
+    zones: Sequence[tuple[Where, str | None]],
+    categories: Sequence[tuple[Where, Sequence[str]]],
+) -> list[Problem]:
     """What loading read differently from the text (`cs.ai` as `cs.AI`) and zone names that
-    work but mislead (`EST`, `US/Eastern`): told by `validate`, stopping nothing."""
+    work but mislead (`EST`, `US/Eastern`): told by `validate`, stopping nothing. `zones` and
+    `categories` are the values loaded, each with where it stands in the file."""
     found = []
-    zones: list[tuple[tuple[str | int, ...], str | None]] = [
-        (("newsletter", "timezone"), config.newsletter.timezone)
-    ]
-    for index, source in enumerate(config.newsletter.sources):
-        at: tuple[str | int, ...] = ("newsletter", "sources", index, "categories")
-        found += _categories_read(document, at, getattr(source, "categories", []))
-    for index, subscriber in enumerate(config.subscribers):
-        at = ("subscribers", index, "interests", "categories")
-        found += _categories_read(document, at, subscriber.interests.categories)
-        zones.append((("subscribers", index, "timezone"), subscriber.timezone))
+    for at, read in categories:
+        found += _categories_read(document, at, read)
     for where, zone in zones:
         note = timezone_note(zone) if zone else None
         if note:
