@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from newsletter.calendar import is_announcement_day, listing_date
+from newsletter.checks import plural
 from newsletter.config import Config
 from newsletter.fields import WEEKDAYS
 from newsletter.models import Reader
@@ -95,7 +96,7 @@ def why_not_today(config: Config, now: datetime, later: Sequence[Later]) -> list
     listing = listing_date(now)
     quiet = follows_arxiv(config) and not is_announcement_day(listing, config.newsletter.holidays)
     for group in later:
-        count = _readers(len(group.readers))
+        count = plural(len(group.readers), "reader")
         if quiet:
             why = (
                 f"arXiv does not announce on {listing:%A}s"
@@ -113,10 +114,6 @@ def why_not_today(config: Config, now: datetime, later: Sequence[Later]) -> list
                 f"{group.when()}"
             )
     return lines
-
-
-def _readers(count: int) -> str:
-    return f"{count} reader{'s' * (count != 1)}"
 
 
 @dataclass(frozen=True)
@@ -156,7 +153,7 @@ def _nobody_due(waiting: Sequence[Later], grace: timedelta) -> list[str]:
     hours = int(grace.total_seconds() // 3600)
     return [
         f"nobody's send time came in the last {hours} hours; the next send is "
-        f"{Later((), first).when()} ({_readers(count)})"
+        f"{Later((), first).when()} ({plural(count, 'reader')})"
     ]
 
 

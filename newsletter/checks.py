@@ -160,3 +160,31 @@ def _is_host(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# spaces, C0 and C1 controls, separators, invisible and bidi characters: never in a link
+_UNSAFE_IN_URL = re.compile(
+    "[\\s\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u2069\ufeff\\\\]"
+)
+_AUTHORITY = re.compile(r"(?:[^\W_][\w.-]*|\[[0-9a-fA-F:.]+\])(?::[0-9]{0,5})?")
+
+
+def safe_url(value: str | None) -> str | None:
+    """The stripped URL if it is an absolute http(s) URL with a plain host, else None: no
+    user info (`https://arxiv.org@evil.example/` shows one host and opens another), no
+    backslash (browsers read it as `/`), no `%` or odd characters in the host (bracketed IPv6
+    aside), a valid port, no spaces, control or invisible characters. Parsers keep only such
+    links, and rendering checks again (a link stored by an older release is held to it too).
+    """
+    url = (value or "").strip()
+    if not url or _UNSAFE_IN_URL.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on an invalid port)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url if _AUTHORITY.fullmatch(parts.netloc) else None

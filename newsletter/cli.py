@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -33,9 +32,6 @@ from newsletter.cli_options import (
 )
 from newsletter.cli_preview import preview
 from newsletter.delivery.registry import BACKENDS
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("newsletter")
 
@@ -98,8 +94,8 @@ def validate(config_path: Path) -> None:
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
-        count = len(exc.problems)
-        raise click.ClickException(f"{count} problem{'s' * (count != 1)} in {config_path}") from exc
+        found = plural(len(exc.problems), "problem")
+        raise click.ClickException(f"{found} in {config_path}") from exc
     if is_quiet():
         return  # only errors
     for notice in preflight.notices(config):

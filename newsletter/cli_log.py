@@ -68,6 +68,8 @@ def _settle(config: Config, email: str, day: datetime | None, settled_as: str | 
     if day is None or settled_as is None:
         raise click.UsageError("--settle needs --date D and --as delivered|not-delivered")
     (reader,) = readers_of(config, (email,))
+    if not config.state_path.exists():  # a look must not create the state
+        raise click.ClickException(f"no state at {config.state_path}: nothing was sent yet")
     with Session.open(config, online=False) as session:
         record = session.store.settle(reader.key, day.date(), delivered=settled_as == "delivered")
     click.echo(f"{reader.email}, issue of {record.day}: {record.status} ({record.detail})")

@@ -26,10 +26,8 @@ LATER_CHECKED = (
     "newsletter.dkim.domain",
     "newsletter.templates",
     "newsletter.dkim.private_key_path",
-    "newsletter.smtp",
-    "newsletter.smtp.username",
     "newsletter.smtp.password_env",
-    "newsletter.state",
+    "newsletter.alerts_to",
 )
 
 

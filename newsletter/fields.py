@@ -266,15 +266,26 @@ def check_category(value: str) -> str:
     raise ValueError(f"unknown arXiv category {shown(text)}{hint}; see {TAXONOMY}")
 
 
+@lru_cache(maxsize=1)
+def _subdivided() -> dict[str, str]:
+    """Each archive that has categories of its own, with its first category (for a hint)."""
+    found: dict[str, str] = {}
+    for known in sorted(arxiv_categories().values()):
+        archive, dot, _ = known.partition(".")
+        if dot:
+            found.setdefault(archive, known)
+    return found
+
+
 def check_paper_category(value: str) -> str:
     """A category a paper is listed under: an archive alone only if it has no categories of its
     own (`hep-th` yes, `cs` no: a paper is in `cs.LG`, never in `cs`)."""
     name = check_category(value)
-    inside = sorted(known for known in arxiv_categories().values() if known.startswith(name + "."))
+    inside = _subdivided().get(name)
     if inside:
         raise ValueError(
             f"{name!r} is a whole archive: papers are listed under its categories; name those, "
-            f"e.g. {inside[0]!r} (see {TAXONOMY})"
+            f"e.g. {inside!r} (see {TAXONOMY})"
         )
     return name
 

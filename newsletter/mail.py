@@ -35,7 +35,7 @@ from urllib.parse import quote
 from newsletter.addresses import reader_key
 from newsletter.errors import DeliveryError
 from newsletter.files import read_small
-from newsletter.render.issue import RenderedIssue
+from newsletter.render.issue import RenderedIssue, canonical
 from newsletter.render.text import one_line
 
 MAX_KEY_BYTES = 64 * 1024  # a DKIM private key is a few kB
@@ -330,8 +330,9 @@ def _head(headers: Headers, to: str, subject: str, now: datetime, mid: str) -> l
 
 def _part(content_type: str, body: str) -> str:
     """A base64 part; text is put in canonical form first (CRLF line breaks, RFC 2046)."""
-    canonical = (body.replace("\r\n", "\n") if "\r" in body else body).replace("\n", "\r\n")
-    encoded = base64.encodebytes(canonical.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
+    encoded = (
+        base64.encodebytes(canonical(body).encode("utf-8")).decode("ascii").replace("\n", "\r\n")
+    )
     return (
         f'Content-Type: {content_type}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: base64\r\n\r\n"

@@ -60,7 +60,10 @@ def run_once(
             session, day, readers, options, workers, now=now, progress=progress, stop=stop
         )
     else:
-        report = send_share(session, day, readers, options, now=now, progress=progress, stop=stop)
+        report = send_share(
+            session, day, readers, options, now=now, progress=progress, stop=stop,
+            prepared=prepared,
+        )  # fmt: skip
     report.warnings[:0] = prepared.warnings
     report.sources = prepared.problems
     if report.sources and not options.dry_run:
@@ -71,9 +74,11 @@ def run_once(
 def worker_count(session: Session, readers: int, options: SendOptions) -> int:
     """The processes a run sends from: as asked, else one per core (up to `MAX_WORKERS`) from
     `PARALLEL_FROM` readers on, for backends that deliver outside this process."""
+    if session.backend_kind in _IN_PROCESS:  # its output, or the object, is of this process
+        return 1
     if options.workers is not None:
         return options.workers
-    if readers < PARALLEL_FROM or options.dry_run or session.backend_kind in _IN_PROCESS:
+    if readers < PARALLEL_FROM or options.dry_run:
         return 1
     return min(os.cpu_count() or 1, MAX_WORKERS)
 
@@ -108,7 +113,7 @@ def preview_day(
             already.append((reader, record))
         else:
             pending.append(reader)
-    plan = select_day(session, day, pending)
+    plan = select_day(session, day, pending, prepared)
     composer = Composer.of(session.config)
     entries = write_preview(
         plan, out, composer, now or datetime.now(UTC), sources=prepared.problems
@@ -117,19 +122,19 @@ def preview_day(
 
 
 def alert_operator(session: Session, report: SendReport, now: datetime) -> bool:
-    """Tell `newsletter.alerts_to` about failed or stale sources, each problem once.
-    True when an alert was sent."""
+    """Tell `newsletter.alerts_to` about failed or stale sources, each problem once (a problem
+    counts as told only once the alert is accepted). True when an alert was sent; an alert that
+    cannot be sent is a warning in the report, never the end of it."""
     from newsletter import mail
+    from newsletter.errors import DeliveryError
+    from newsletter.status import DeliveryStatus
 
     settings = session.config.newsletter
-    new = [
-        outcome
-        for outcome in report.sources
-        if session.store.first_alert(f"source|{outcome.source}|{outcome.day}|{outcome.status}")
-    ]
+    keys = {f"source|{o.source}|{o.day}|{o.status}": o for o in report.sources}
+    new = {key: o for key, o in keys.items() if not session.store.alerted(key)}
     if not new or settings.alerts_to is None:
         return False
-    lines = [f"{o.source}, {o.day}: {o.status}: {o.detail}" for o in new]
+    lines = [f"{o.source}, {o.day}: {o.status}: {o.detail}" for o in new.values()]
     text = (
         f"{settings.title}: papers are missing from the issue of {report.day}.\n\n"
         + "\n".join(lines)
@@ -142,7 +147,16 @@ def alert_operator(session: Session, report: SendReport, now: datetime) -> bool:
         headers=mail.Headers.of(settings.title, settings.sender),
         now=now,
     )
-    with session.backend() as backend:
-        result = backend.send(message)
+    try:
+        with session.backend() as backend:
+            result = backend.send(message)
+    except DeliveryError as exc:
+        report.warnings.append(f"the alert to {settings.alerts_to} was not sent: {exc}")
+        log.warning("%s", report.warnings[-1])
+        return False
     log.info("alert to %s: %s", settings.alerts_to, result.detail)
+    if result.outcome is not DeliveryStatus.SENT:
+        return False
+    for key in new:
+        session.store.first_alert(key)
     return True

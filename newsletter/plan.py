@@ -35,10 +35,13 @@ CATCH_UP_DAYS = 7  # how far back an issue reaches for papers missed since the l
 
 @dataclass(frozen=True)
 class Prepared:
-    """What reading the sources for a run gave: each day's fetch report and warnings."""
+    """What reading the sources for a run gave: each day's fetch report and warnings, and what
+    was read on the way that selection needs again (each reader's last issue, liked papers)."""
 
     fetches: list[FetchReport] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    last: dict[str, LastIssue | None] | None = None  # by reader key; None: not read
+    liked: dict[str, Paper] | None = None
 
     @property
     def problems(self) -> list[SourceOutcome]:
@@ -74,20 +77,25 @@ def prepare(session: Session, day: date, readers: Sequence[Reader]) -> Prepared:
     if fetcher is None:
         return Prepared()
     store = session.store
-    earliest = _earliest([store.last_issue(r.key, day) for r in readers], day)
+    last = _last_issues(store, readers, day)
+    earliest = _earliest(last.values(), day)
     days = [earliest + timedelta(days=n) for n in range(1, (day - earliest).days + 1)]
     fetches = fetch_pending(session.config, days, day, store, fetcher)
-    liked = {paper_id for reader in readers for paper_id in reader.profile.liked}
-    warnings = fetch_liked(store, fetcher, liked)
-    return Prepared(fetches, warnings)
+    ids = {paper_id for reader in readers for paper_id in reader.profile.liked}
+    liked, warnings = fetch_liked(store, fetcher, ids)
+    return Prepared(fetches, warnings, last, liked)
 
 
-def select_day(session: Session, day: date, readers: Sequence[Reader]) -> DayPlan:
-    """Select every reader's papers for the issue of `day` from the stored papers."""
+def select_day(
+    session: Session, day: date, readers: Sequence[Reader], prepared: Prepared | None = None
+) -> DayPlan:
+    """Select every reader's papers for the issue of `day` from the stored papers (what
+    `prepared` read already is not read again)."""
     from newsletter.select import select
 
     store = session.store
-    last = {r.key: store.last_issue(r.key, day) for r in readers}
+    ready = prepared if prepared is not None else Prepared()
+    last = ready.last if ready.last is not None else _last_issues(store, readers, day)
     window = day - timedelta(days=CATCH_UP_DAYS)
     horizon = store.horizon()
     pool = store.papers_between(_earliest(last.values(), day), day)
@@ -101,7 +109,7 @@ def select_day(session: Session, day: date, readers: Sequence[Reader]) -> DayPla
     delivered = {r.profile.email: excluded[last[r.key]] | sent.get(r.key, set()) for r in readers}
     papers = [stored.paper for stored in pool if stored.paper.id in candidates]
     corpus = store.papers_for_day(day) or [stored.paper for stored in pool]
-    liked = _stored_liked(store, readers)
+    liked = ready.liked if ready.liked is not None else _stored_liked(store, readers)
     profiles = [reader.profile for reader in readers]
     selections = select(papers, profiles, day, liked=liked, delivered=delivered, corpus=corpus)
     picks = [Pick(r, s) for r, s in zip(readers, selections, strict=True)]
@@ -135,23 +143,29 @@ def _stored_liked(store: Store, readers: Sequence[Reader]) -> dict[str, Paper]:
     return {paper.id: paper for paper in store.papers_by_ids(ids)}
 
 
-def fetch_liked(store: Store, fetcher: Fetcher, ids: set[str]) -> list[str]:
-    """Liked papers missing from the store, fetched once from the arXiv API and kept; the
+def fetch_liked(
+    store: Store, fetcher: Fetcher, ids: set[str]
+) -> tuple[dict[str, Paper], list[str]]:
+    """The liked papers: from the store, else fetched once from the arXiv API and kept; the
     warnings say what could not be had."""
-    found = {paper.id for paper in store.papers_by_ids(sorted(ids))}
-    missing = sorted(ids - found)
+    found = {paper.id: paper for paper in store.papers_by_ids(sorted(ids))}
+    missing = sorted(ids - found.keys())
     warnings: list[str] = []
     for start in range(0, len(missing), LIKED_BATCH):
         fetched, problem = _fetch_by_id(fetcher, missing[start : start + LIKED_BATCH])
         if problem:
             warnings.append(problem)
         store.save_papers(fetched)
-        found.update(paper.id for paper in fetched)
-    for paper_id in sorted(ids - found):
+        found.update((paper.id, paper) for paper in fetched)
+    for paper_id in sorted(ids - found.keys()):
         warnings.append(f"liked paper {paper_id} was not found on arXiv; it is ignored")
     for warning in warnings:
         log.warning("%s", warning)
-    return warnings
+    return found, warnings
+
+
+def _last_issues(store: Store, readers: Sequence[Reader], day: date) -> dict[str, LastIssue | None]:
+    return {r.key: store.last_issue(r.key, day) for r in readers}
 
 
 def _fetch_by_id(fetcher: Fetcher, ids: list[str]) -> tuple[list[Paper], str | None]:

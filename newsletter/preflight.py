@@ -149,7 +149,7 @@ def _dkim(config: Config) -> list[Problem]:
 
     try:
         parse_pem_private_key(data)
-    except UnparsableKeyError as exc:
+    except (UnparsableKeyError, ValueError) as exc:  # bad base64 is binascii.Error
         return [_problem(config, key, f"{path} is not a PEM private key: {exc}")]
     return []
 

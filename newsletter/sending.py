@@ -24,12 +24,12 @@ from datetime import date, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
+from newsletter.checks import plural
 from newsletter.compose import Composer
 from newsletter.config import Config
-from newsletter.delivery.base import Result
 from newsletter.errors import DeliveryError, StoreError
 from newsletter.models import Reader, Selection
-from newsletter.plan import DayPlan, select_day
+from newsletter.plan import DayPlan, Prepared, select_day
 from newsletter.render.issue import RenderedIssue
 from newsletter.session import Session
 from newsletter.status import DeliveryStatus
@@ -116,8 +116,7 @@ class SendReport:
             lines += _grouped(label, rows)
         if self.stopped:
             why = "sending stopped" if self.halted else "the run was interrupted"
-            count = len(self.stopped)
-            lines.append(f"not tried: {count} reader{'s' * (count != 1)} ({why}; sent next run)")
+            lines.append(f"not tried: {plural(len(self.stopped), 'reader')} ({why}; sent next run)")
         for email, target in self.elsewhere:
             lines.append(
                 f"sent earlier to {target}, not to {self.target}: {email} "
@@ -158,6 +157,7 @@ def send_share(
     now: datetime,
     progress: Progress | None = None,
     stop: Stop | None = None,
+    prepared: Prepared | None = None,
 ) -> SendReport:
     """Select and send the issues of `day` for `readers` in this process.
 
@@ -165,7 +165,7 @@ def send_share(
     issue `deferred` with the reason, so `history` shows it and the next run tries again. A
     state database that cannot record a delivery stops the sending at once: the rest are left
     for the next run, never sent unrecorded."""
-    plan = select_day(session, day, readers)
+    plan = select_day(session, day, readers, prepared)
     report = SendReport(day)
     with ExitStack() as stack:
         backend, unreachable = None, None
@@ -215,27 +215,38 @@ class _Sender:
         if not selection.should_send:
             report.no_papers.append(reader.email)
             return
+        if self.unreachable is not None:  # recorded, tried again on the next run; not built
+            if self._claim(reader):
+                store.finish(reader.key, day, DeliveryStatus.DEFERRED, message_id=None,
+                             detail=self.unreachable, paper_ids=[])  # fmt: skip
+                self._count(reader, DeliveryStatus.DEFERRED, self.unreachable)
+            return
         issue = self.composer.render(reader, selection)
         message = self.composer.message(reader, selection, issue, self.now)
-        if self.backend is None and self.unreachable is None:
+        if self.backend is None:
             report.would_send.append(reader.email)
             return
-        options = self.options
-        if not store.claim(reader.key, day, self.me, resend_in_doubt=options.resend_in_doubt,
-                           horizon=self.plan.horizon, target=report.target,
-                           retarget=options.resend_new_target):  # fmt: skip
-            if not _settled(self.session, reader, day, report, options):
-                report.already.append(reader.email)  # being sent by another live process
+        if not self._claim(reader):
             return
-        if self.backend is None:  # unreachable: recorded, tried again on the next run
-            result = Result(DeliveryStatus.DEFERRED, self.unreachable or "not sent")
-        else:
-            result = self.backend.send(message, partial(store.handing_over, reader.key, day))
+        result = self.backend.send(message, partial(store.handing_over, reader.key, day))
         store.finish(
             reader.key, day, result.outcome, message_id=message.envelope.message_id,
             detail=result.detail, paper_ids=shown_ids(selection, issue),
         )  # fmt: skip
         self._count(reader, result.outcome, result.detail)
+
+    def _claim(self, reader: Reader) -> bool:
+        """The right to send the reader's issue; if another run has it, say so in the report."""
+        options, day = self.options, self.plan.day
+        if self.session.store.claim(
+            reader.key, day, self.me, resend_in_doubt=options.resend_in_doubt,
+            horizon=self.plan.horizon, target=self.report.target,
+            retarget=options.resend_new_target,
+        ):  # fmt: skip
+            return True
+        if not _settled(self.session, reader, day, self.report, options):
+            self.report.already.append(reader.email)  # being sent by another live process
+        return False
 
     def _count(self, reader: Reader, outcome: DeliveryStatus, detail: str) -> None:
         if outcome is DeliveryStatus.SENT:

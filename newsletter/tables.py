@@ -11,15 +11,18 @@ from collections.abc import Sequence
 from dataclasses import fields
 from datetime import UTC, date, datetime
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from newsletter.config import Config
-from newsletter.fetching import FetchReport
-from newsletter.preview import PreviewEntry
 from newsletter.status import DeliveryStatus
-from newsletter.store import DeliveryRecord, FetchRecord
+
+if TYPE_CHECKING:  # only named: `history` and `status` need no fetching or rendering code
+    from newsletter.config import Config
+    from newsletter.fetching import FetchReport
+    from newsletter.preview import PreviewEntry
+    from newsletter.store import DeliveryRecord, FetchRecord
 
 UNCUT = 1_000_000  # columns of a console that is not a terminal: no cell is cut or wrapped
 _COUNTED = (

@@ -4,6 +4,7 @@ reached leaves the day in the history, to be sent on the next run."""
 
 from __future__ import annotations
 
+import os
 import resource
 import sqlite3
 import subprocess
@@ -171,3 +172,23 @@ def test_papers_the_size_budget_left_out_are_not_recorded_as_delivered(tmp_path:
     shown = {item.id for item in items if f"/abs/{item.id}".encode() in html}
     assert 0 < len(shown) < len(items)  # the budget left some out ...
     assert delivered == shown  # ... and only what the reader can reach counts as delivered
+
+
+def test_an_alert_the_relay_refuses_keeps_the_report_and_is_tried_again(tmp_path: Path) -> None:
+    from newsletter.config import load_config
+    from newsletter.pipeline import run_once
+    from newsletter.session import Session
+
+    with smtp_server() as (port, _):
+        pass  # stopped: the port refuses connections
+    path = demo_config(tmp_path, port, extra="  alerts_to: ops@example.org\n")
+    (tmp_path / "daily_papers.json").write_text("{not json")  # one source fails
+    os.environ["TEST_SMTP_PASSWORD"] = "x"
+    config = load_config(path)
+    with Session.open(config) as session:
+        report = run_once(session, DEMO_DAY, config.readers)
+        assert sorted(email for email, _ in report.deferred) == sorted(READERS)
+        assert any("the alert to ops@example.org was not sent" in w for w in report.warnings)
+        (problem,) = report.sources
+        key = f"source|{problem.source}|{problem.day}|{problem.status}"
+        assert not session.store.alerted(key)  # told only once it is accepted: next run

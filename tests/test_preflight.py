@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from newsletter import preflight
 from newsletter.config import load_config
 from tests.conftest import MINIMAL
+from tests.feeds import Item, arxiv_rss
 from tests.test_cli import newsletter
 
 DKIM = """\
@@ -123,3 +125,25 @@ def test_a_dkim_key_that_is_a_fifo_does_not_block(
     path = write_config(_with(DKIM.replace("keys/missing.pem", "key.pem")))
     result = newsletter("validate", "-c", str(path))
     assert result.returncode == 1 and "not a regular file" in result.stderr
+
+
+def test_a_template_failing_while_rendering_is_one_line_naming_it(
+    write_config: Callable[[str], Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "issue.txt.j2").write_text("Hello\n{{ no_such_value }}\n", encoding="utf-8")
+    path = write_config(MINIMAL.replace("mixture of experts", "things"))
+    (tmp_path / "listing.xml").write_bytes(
+        arxiv_rss(date(2026, 7, 27), [Item("2607.00001", title="Things")])
+    )
+    path.write_text(
+        path.read_text().replace(
+            "categories: [cs.LG]", "categories: [cs.LG]\n      url: listing.xml"
+        )
+    )
+    result = newsletter("preview", "-c", str(path), "--date", "2026-07-27", "--out",
+                        str(tmp_path / "p"))  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    error = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert error and f"{folder / 'issue.txt.j2'}:2: " in error[0] and "no_such_value" in error[0]

@@ -61,7 +61,7 @@ class Backend:
         """Disconnect; never raises, also when never opened or already closed."""
 
     def send(self, message: Message, handing_over: Handover = nothing) -> Result:
-        """Deliver one message. `handing_over` is called once, just before the data leaves (the
+        """Deliver one message. `handing_over` is called just before the data leaves (the
         caller records that a crash from then on leaves the message in doubt)."""
         raise NotImplementedError
 

@@ -160,6 +160,9 @@ class SmtpBackend(Backend):
         reason = self._text(describe(exc))
         if isinstance(exc, smtplib.SMTPAuthenticationError):
             return _ConnectError(f"{where} refused the login: {reason}", retry=False)
+        if isinstance(exc, smtplib.SMTPNotSupportedError) or type(exc) is smtplib.SMTPException:
+            # no AUTH offered, no usable mechanism: asking again cannot help
+            return _ConnectError(f"{where} cannot log in: {reason}", retry=False)
         if isinstance(exc, smtplib.SMTPConnectError):
             return _ConnectError(f"{where} refused the connection: {reason}", retry=True)
         return _ConnectError(f"{where}: {reason}", retry=not isinstance(exc, _STUCK))
@@ -170,7 +173,7 @@ class SmtpBackend(Backend):
             kind = type(exc) if type(exc) in _CODE_AND_TEXT else smtplib.SMTPResponseException
             return kind(exc.smtp_code, self._text(exc.smtp_error))
         if isinstance(exc, UnreadableReply):
-            return UnreadableReply(self._text(str(exc)), b"")
+            return UnreadableReply(self._text(str(exc)))
         if isinstance(exc, smtplib.SMTPException):
             return type(exc)(self._text(str(exc)))
         return exc

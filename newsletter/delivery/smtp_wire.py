@@ -43,11 +43,7 @@ class NoReply(smtplib.SMTPException):
 
 
 class UnreadableReply(smtplib.SMTPException):
-    """The server answered something that is not an SMTP reply; `raw` is what it sent."""
-
-    def __init__(self, message: str, raw: bytes) -> None:
-        super().__init__(message)
-        self.raw = raw
+    """The server answered something that is not an SMTP reply (quoted in the message)."""
 
 
 class ConnectionLost(smtplib.SMTPServerDisconnected):
@@ -119,9 +115,7 @@ class Connection(smtplib.SMTP):
         if code != 220:
             raise smtplib.SMTPResponseException(code, reply)
         if self._inbox:  # a reply injected before TLS (CVE-2011-0411): never trust it
-            raise UnreadableReply(
-                "the server sent data before the TLS handshake", bytes(self._inbox)
-            )
+            raise UnreadableReply("the server sent data before the TLS handshake")
         assert self.sock is not None
         self.sock = self._handshake(self.sock, time.monotonic() + self.timeout)
         self.helo_resp = self.ehlo_resp = None  # RFC 3207: forget what was said in the clear
@@ -184,7 +178,7 @@ class Connection(smtplib.SMTP):
                 self.close()
                 raw = b"\n".join(lines)  # as sent: the client's words for it are no use here
                 shown = _decoded(raw)
-                raise UnreadableReply(f"not an SMTP reply {_about(self.stage)}: {shown}", raw)
+                raise UnreadableReply(f"not an SMTP reply {_about(self.stage)}: {shown}")
             code = found[1]
             texts.append((found[3] or b"").strip(b" \t"))
             if found[2] != b"-":
@@ -198,10 +192,9 @@ class Connection(smtplib.SMTP):
                 del self._inbox[: end + 1]
                 return line
             if len(self._inbox) > MAX_LINE:
-                raw = bytes(self._inbox[:MAX_LINE])
                 self.close()
                 what = f"a reply line longer than {MAX_LINE} octets {_about(self.stage)}"
-                raise UnreadableReply(what, raw)
+                raise UnreadableReply(what)
             self._inbox += self._receive(deadline)
 
     def _receive(self, deadline: float) -> bytes:

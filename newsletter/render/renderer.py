@@ -52,13 +52,6 @@ if TYPE_CHECKING:
     from newsletter.models import Paper, Selection
 
 HTML_BUDGET = 95_000  # bytes of decoded HTML; Gmail clips a message at ~102 KB
-TEMPLATE_NAMES = (
-    "issue.mjml.j2",
-    "issue.txt.j2",
-    "card.html.j2",
-    "card.txt.j2",
-    "compact.html.j2",
-)
 
 # ---------------------------------------------------------------------------- environment
 
@@ -90,9 +83,37 @@ def _printable(value: Any) -> Any:
     return value
 
 
-def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
+@dataclass(frozen=True)
+class _Template:
+    """A loaded template whose render errors (a user template naming a value that is not
+    there, a filter failing) become a `RenderError` naming the template, not a traceback."""
+
+    template: jinja2.Template
+    name: str
+
+    def render(self, **context: Any) -> str:
+        try:
+            return self.template.render(**context)
+        except jinja2.TemplateError as exc:
+            line = _template_line(exc)
+            where = f"{self.template.filename or self.name}{line}"
+            raise RenderError(f"{where}: {exc}") from exc
+
+
+def _template_line(exc: BaseException) -> str:
+    """`:LINE` of the template frame an error came from, when the traceback shows one."""
+    tb = exc.__traceback__
+    found = ""
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+            found = f":{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
+def _template(env: jinja2.Environment, name: str) -> _Template:
     try:
-        return env.get_template(name)
+        return _Template(env.get_template(name), name)
     except jinja2.TemplateNotFound as exc:
         searched = ", ".join(env.globals.get("search_path", [])) or "nowhere"  # type: ignore[arg-type]
         raise RenderError(f"template {name} not found; searched: {searched}") from exc
@@ -237,17 +258,9 @@ class IssueRenderer:
 
     def _source(self, selection: Selection, email: str, name: str | None, layout: Layout) -> str:
         papers = selection.papers
-        cards = [
-            CardSlot(
-                Markup(self._card_html.render(paper=self.view(p.paper)).strip()),
-                shown_reasons(p.reasons),
-            )
-            for p in papers[: layout.full]
-        ]
-        compact = [
-            Markup(self._compact.render(paper=self.view(p.paper)).strip())
-            for p in papers[layout.full : layout.full + layout.compact]
-        ]
+        full, listed = papers[: layout.full], papers[layout.full : layout.full + layout.compact]
+        cards = [CardSlot(Markup(self.card(p.paper).html), shown_reasons(p.reasons)) for p in full]
+        compact = [Markup(self.card(p.paper).compact) for p in listed]
         return self._issue.render(
             **self._context(selection, email, name, layout), cards=cards, compact=compact
         )

@@ -12,7 +12,8 @@ import re
 from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+
+from newsletter.checks import safe_url as safe_url  # one rule for parsers and templates
 
 if TYPE_CHECKING:
     from newsletter.models import SelectedPaper
@@ -191,24 +192,3 @@ def number_width(cards: int) -> int:
 def numbered(text: str, number: int, width: int) -> str:
     """A card's text block with its number, right-aligned, written over the first indent."""
     return f"{number}.".rjust(width - 1) + " " + text[width:]
-
-
-def safe_url(url: str | None) -> str | None:
-    """Only absolute http(s) URLs with a plain host reach a template: no spaces, control
-    characters or backslashes anywhere, no user info (`https://arxiv.org@evil.example/`), no
-    `%` or other odd characters in the host, a valid port. The same rule as the parsers'
-    `sources.text.safe_url`, checked again here, so that a link stored by an older release is
-    held to it too.
-    """
-    if not url:
-        return None
-    url = url.strip()
-    if not _HTTP_URL.match(url) or _CONTROL.search(url) or _SPACE.search(url) or "\\" in url:
-        return None
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises ValueError on an invalid port)
-    except ValueError:
-        return None
-    authority = _AUTHORITY.fullmatch(parts.netloc)
-    return url if parts.hostname and authority else None

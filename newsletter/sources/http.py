@@ -342,7 +342,7 @@ class Fetcher:
             raise FetchError(
                 source,
                 f"{reason}; a retry in {delay:.1f} s would pass the deadline of "
-                f"{self.deadline:g} s (after {attempt} attempts)",
+                f"{deadline.seconds:g} s (after {attempt} attempts)",
             )
         log.warning(
             "%s: %s; retrying in %.1f s (attempt %d of %d)",

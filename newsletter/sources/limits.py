@@ -66,7 +66,6 @@ class Watchdog:
     """
 
     def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
         self.fired = False
         self.answered = False
         self._lock = threading.Lock()

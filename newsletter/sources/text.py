@@ -12,9 +12,10 @@ import html
 import logging
 import re
 from functools import lru_cache
-from urllib.parse import urlsplit
 
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
+
+from newsletter.checks import safe_url as safe_url  # one rule for parsers and templates
 
 logger = logging.getLogger(__name__)
 
@@ -259,41 +260,6 @@ def _convertible(latex: str) -> bool:
         if name not in _STYLE_MACROS and _CONVERTER.latex_context.get_macro_spec(name) is None:
             return False
     return True
-
-
-def safe_url(value: str | None) -> str | None:
-    """Return the stripped URL if it is an absolute http(s) URL with a plain host, else None.
-
-    Refused as well: user info (`http://user:pass@host/`, `https://arxiv.org@evil.example/`
-    shows one host and opens another), a backslash anywhere (browsers read it as `/`, so the
-    host they open is not the one `urlsplit` sees), `%` or any character but letters, digits,
-    `.`, `-` and `_` in the host (IPv6 literals in brackets aside), an invalid port, spaces and
-    control or invisible characters.
-    """
-    if not value:
-        return None
-    url = value.strip()
-    if not url or _UNSAFE_IN_URL.search(url) or "\\" in url:
-        return None
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018  (raises ValueError on an invalid port)
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not host or not _plain_authority(parts.netloc):
-        return None
-    return url
-
-
-_HOST = re.compile(r"[^\W_][\w.-]*|\[[0-9a-fA-F:.]+\]")
-_PORT = re.compile(r"(?::[0-9]{0,5})?")
-
-
-def _plain_authority(netloc: str) -> bool:
-    """True for `host` or `host:port` with a plain host name or a bracketed IPv6 address."""
-    match = _HOST.match(netloc)
-    return match is not None and _PORT.fullmatch(netloc, match.end()) is not None
 
 
 # --- authors --------------------------------------------------------------------------------

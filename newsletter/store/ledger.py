@@ -228,6 +228,10 @@ class Ledger(Database):
         )
         return {paper_id for (paper_id,) in rows}
 
+    def alerted(self, key: str) -> bool:
+        """Whether the alert `key` was sent already."""
+        return self._read_one("SELECT 1 FROM alerts WHERE key = ?", (key,)) is not None
+
     def first_alert(self, key: str) -> bool:
         """Record the alert `key`; True only the first time (so each problem is told once)."""
         with self.transaction() as db:
