@@ -22,7 +22,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from types import TracebackType
 
-from newsletter import mail, unsubscribe
+from newsletter import mail
+from newsletter.links import ReaderLinks
 from newsletter.config import Config
 from newsletter.models import Selection
 from newsletter.render.issue import Layout, RenderedIssue
@@ -56,8 +57,7 @@ class Letterhead:
     """What every message of the day shares: sender, list headers, date, unsubscribe links."""
 
     headers: mail.Headers
-    sender: str  # as in the config, for the unsubscribe mailto link
-    unsubscribe_url: str | None
+    links: ReaderLinks
     day: date
     now: datetime
 
@@ -65,12 +65,12 @@ class Letterhead:
     def of(cls, config: Config, day: date, now: datetime) -> Letterhead:
         settings = config.newsletter
         headers = mail.Headers.of(settings.title, settings.sender)
-        return cls(headers, settings.sender, settings.unsubscribe_url, day, now)
+        return cls(headers, ReaderLinks.of(settings), day, now)
 
     def list_unsubscribe(self, email: str) -> tuple[str, bool]:
         """The List-Unsubscribe value, and whether one-click (List-Unsubscribe-Post) applies."""
-        links = [f"<{unsubscribe.mailto(self.sender, email)}>"]
-        https = unsubscribe.https(email, self.unsubscribe_url)
+        links = [f"<{self.links.mailto(email, self.day)}>"]
+        https = self.links.unsubscribe(email, self.day)
         if https:
             links.insert(0, f"<{https}>")
         return ", ".join(links), https is not None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 SHOWN = 60  # characters of a refused value quoted in a message
 MAX_URL = 512  # characters of the unsubscribe URL, carried whole in List-Unsubscribe
@@ -111,6 +111,39 @@ def check_env_name(value: str) -> str:
 def check_https_url(value: str) -> str:
     """An absolute `https://` URL that a header and a link can carry as it is: ASCII, no
     spaces or control characters, no user name or password, no `#fragment`."""
+    parts = _carried_url(value, local_http=False)
+    if "#" in value:
+        raise ValueError("must not contain a #fragment: the reader's token is added as ?t=...")
+    if "t" in parse_qs(parts.query, keep_blank_values=True):
+        raise ValueError("must not have a `t` parameter: the reader's token is added as t=...")
+    return value
+
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def check_web_url(value: str) -> str:
+    """The web app's public base URL: `https://host[/path]` (plain `http://` only for
+    localhost, to try it out), without query or fragment; links are built below it."""
+    parts = _carried_url(value, local_http=True)
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError("must be a base URL without ?query or #fragment: links are built below it")
+    return value
+
+
+def check_listen(value: str) -> str:
+    """`HOST:PORT` for the web app to listen on (`[::1]:8080` for an IPv6 address)."""
+    host, separator, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not separator or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"must be HOST:PORT, such as 127.0.0.1:8080, not {shown(value)}")
+    check_host(host)
+    return value
+
+
+def _carried_url(value: str, *, local_http: bool) -> SplitResult:
+    """An absolute URL a header can carry as it is (https, or http for localhost when
+    `local_http`): ASCII, no spaces or control characters, no user name or password."""
     if _CONTROL.search(value) or re.search(r"\s", value):
         raise ValueError("must not contain spaces, line breaks or control characters")
     not_too_long(value, MAX_URL)
@@ -120,21 +153,20 @@ def check_https_url(value: str) -> str:
             "an international domain name in its xn-- form)"
         )
     parts = urlsplit(value)
-    if parts.scheme != "https" or not value.startswith("https://"):
-        raise ValueError("must be an https:// URL")
+    local = local_http and parts.scheme == "http" and parts.hostname in LOCAL_HOSTS
+    if not local and (parts.scheme != "https" or not value.startswith("https://")):
+        raise ValueError(
+            "must be an https:// URL" + (" (http:// only for localhost)" if local_http else "")
+        )
     try:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError as exc:
         raise ValueError(f"has an invalid port: {exc}") from exc
     if parts.username is not None or parts.password is not None:
         raise ValueError("must not contain a user name or password (user@host)")
-    if not parts.hostname or not _is_host(parts.hostname):
+    if not parts.hostname or not (local or _is_host(parts.hostname)):
         raise ValueError(f"has no valid host name: {shown(value)}")
-    if "#" in value:
-        raise ValueError("must not contain a #fragment: the reader's token is added as ?t=...")
-    if "t" in parse_qs(parts.query, keep_blank_values=True):
-        raise ValueError("must not have a `t` parameter: the reader's token is added as t=...")
-    return value
+    return parts
 
 
 def check_source_url(value: str) -> str:

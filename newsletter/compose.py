@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from newsletter import mail, unsubscribe
+from newsletter import mail
 from newsletter.config import Config
+from newsletter.links import ReaderLinks
 from newsletter.models import Reader, Selection
 from newsletter.render.issue import RenderedIssue
 from newsletter.render.renderer import IssueRenderer, renderer_for
@@ -21,6 +22,7 @@ class Composer:
     renderer: IssueRenderer
     headers: mail.Headers
     dkim: mail.DkimKey | None
+    links: ReaderLinks
 
     @classmethod
     def of(cls, config: Config) -> Composer:
@@ -32,8 +34,10 @@ class Composer:
                 settings.dkim.domain,
                 config.base_dir / settings.dkim.private_key_path,
             )
+        renderer = renderer_for(config)
+        headers = mail.Headers.of(settings.title, settings.sender)
         return cls(
-            config, renderer_for(config), mail.Headers.of(settings.title, settings.sender), dkim
+            config, renderer, headers, dkim, renderer.newsletter.links or ReaderLinks.of(settings)
         )
 
     def render(self, reader: Reader, selection: Selection) -> RenderedIssue:
@@ -42,15 +46,15 @@ class Composer:
     def message(
         self, reader: Reader, selection: Selection, issue: RenderedIssue, now: datetime
     ) -> mail.Message:
-        settings = self.config.newsletter
+        day = selection.day
         return mail.build(
             issue,
             to_name=reader.name,
             to_email=reader.email,
             day=selection.day,
             headers=self.headers,
-            unsubscribe_mailto=unsubscribe.mailto(settings.sender, reader.email),
-            unsubscribe_https=unsubscribe.https(reader.email, settings.unsubscribe_url),
+            unsubscribe_mailto=self.links.mailto(reader.email, day),
+            unsubscribe_https=self.links.unsubscribe(reader.email, day),
             now=now,
             dkim=self.dkim,
         )

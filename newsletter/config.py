@@ -46,6 +46,7 @@ from newsletter.fields import (
     Host,
     HttpsUrl,
     Line,
+    Listen,
     LocalTime,
     Mailbox,
     Number,
@@ -57,6 +58,7 @@ from newsletter.fields import (
     SourceUrl,
     Text,
     TimeZoneName,
+    WebUrl,
 )
 from newsletter.models import Profile, Reader
 from newsletter.yamlfile import load_yaml
@@ -167,6 +169,13 @@ class SmtpConfig(Strict):
         return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
 
 
+class WebConfig(Strict):
+    """The readers' web app (`newsletter serve`; `newsletter run` starts it when `listen`)."""
+
+    listen: Listen | None = None  # HOST:PORT, behind a reverse proxy that serves web_url
+    rate_limit: Count = Field(default=30, ge=1, le=100_000)  # requests a minute per IP and token
+
+
 class DkimConfig(Strict):
     selector: Selector
     domain: Domain
@@ -266,6 +275,8 @@ class NewsletterConfig(Strict):
     state: Annotated[Path, PathText] = Path("newsletter.db")  # relative to the config file
     templates: Annotated[Path, PathText] | None = None  # a folder overriding built-in templates
     unsubscribe_url: HttpsUrl | None = None  # https endpoint for one-click unsubscribe
+    web_url: WebUrl | None = None  # public base URL of `newsletter serve`; needs $NEWSLETTER_SECRET
+    web: WebConfig = Field(default_factory=WebConfig)
     alerts_to: Email | None = None  # the operator, told about failed or stale sources
     holidays: list[Holiday] = Field(default_factory=list)  # extra days without an announcement
 

@@ -28,6 +28,8 @@ LATER_CHECKED = (
     "newsletter.dkim.private_key_path",
     "newsletter.smtp.password_env",
     "newsletter.alerts_to",
+    "newsletter.web_url",
+    "newsletter.unsubscribe_url",
 )
 
 

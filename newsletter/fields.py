@@ -21,8 +21,10 @@ from newsletter.checks import (
     check_env_name,
     check_host,
     check_https_url,
+    check_listen,
     check_selector,
     check_source_url,
+    check_web_url,
     closest,
     did_you_mean,
     no_control,
@@ -381,6 +383,8 @@ Domain = Annotated[str, AfterValidator(check_domain)]
 Selector = Annotated[str, AfterValidator(check_selector)]
 EnvName = Annotated[str, AfterValidator(check_env_name)]
 HttpsUrl = Annotated[str, AfterValidator(check_https_url)]
+WebUrl = Annotated[str, AfterValidator(check_web_url)]
+Listen = Annotated[str, AfterValidator(check_listen)]
 SourceUrl = Annotated[str, AfterValidator(check_source_url)]
 PathText = BeforeValidator(_path_text)  # with `Path`: not empty, no control characters
 Count = Annotated[int, BeforeValidator(_not_bool)]

@@ -30,7 +30,7 @@ def problems(config: Config, *, backend: str | None = None, connects: bool = Tru
     for runs that build messages without handing them over (preview, dry run)."""
     found = _templates(config) + _dkim(config)
     if connects:
-        found += _smtp(config, backend)
+        found += _smtp(config, backend) + _secret(config)
     return found
 
 
@@ -151,6 +151,28 @@ def _dkim(config: Config) -> list[Problem]:
         parse_pem_private_key(data)
     except (UnparsableKeyError, ValueError) as exc:  # bad base64 is binascii.Error
         return [_problem(config, key, f"{path} is not a PEM private key: {exc}")]
+    return []
+
+
+def _secret(config: Config) -> list[Problem]:
+    """Links that need a secret have one: without it, `web_url` and `unsubscribe_url` would
+    silently fall back to mailto links and drop the one-click header."""
+    from newsletter.tokens import MIN_SECRET, SECRET_ENV, secret_from_env
+
+    settings = config.newsletter
+    key = "newsletter.web_url" if settings.web_url else "newsletter.unsubscribe_url"
+    if not (settings.web_url or settings.unsubscribe_url):
+        return []
+    secret = secret_from_env()
+    if not secret:
+        message = (
+            f"links to it are signed with a secret read from ${SECRET_ENV}, which is not set "
+            f"(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+        return [_problem(config, key, message)]
+    if len(secret) < MIN_SECRET:
+        message = f"${SECRET_ENV} is too short to sign links: use at least {MIN_SECRET} characters"
+        return [_problem(config, key, message)]
     return []
 
 

@@ -31,3 +31,19 @@ class DeliveryStatus(StrEnum):
     def final(self) -> bool:
         """Whether no run sends this issue again (in doubt only with --resend-in-doubt)."""
         return self in (DeliveryStatus.SENT, DeliveryStatus.FAILED)
+
+
+class ReaderStatus(StrEnum):
+    """Whether a reader is mailed: the YAML lists who subscribed, the state overrides it.
+
+    The values are the strings stored in the `suppressions.status` column (`active` readers
+    have no row)."""
+
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"  # the reader asked (link, header, mail or the operator)
+    BOUNCED = "bounced"  # the address does not take mail
+    COMPLAINED = "complained"  # the reader reported an issue as spam
+
+    @property
+    def mailed(self) -> bool:
+        return self is ReaderStatus.ACTIVE

@@ -20,7 +20,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from newsletter.config import NewsletterConfig, SmtpConfig
-from newsletter.unsubscribe import SECRET_ENV
+from newsletter.tokens import SECRET_ENV
 from tests.conftest import DISTRIBUTION, REPO
 
 DOCS = REPO / "docs"

@@ -41,7 +41,7 @@ from newsletter.pipeline import run_once
 from newsletter.render import text as render_text
 from newsletter.render import views
 from newsletter.session import Session
-from newsletter.unsubscribe import SECRET_ENV
+from newsletter.tokens import SECRET_ENV
 from tests.test_email_realistic import (
     DAY,
     READERS,

@@ -22,15 +22,14 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from email.utils import parseaddr
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
 
-from newsletter import unsubscribe
 from newsletter.errors import RenderError
 from newsletter.paths import builtin_templates
 from newsletter.render.issue import Layout, RenderedIssue, sent_size
@@ -49,7 +48,8 @@ from newsletter.render.views import CardSlot, ListItem, PaperView, interests_sum
 
 if TYPE_CHECKING:
     from newsletter.config import Config
-    from newsletter.models import Paper, Selection
+    from newsletter.links import ReaderLinks
+    from newsletter.models import Paper, SelectedPaper, Selection
 
 HTML_BUDGET = 95_000  # bytes of decoded HTML; Gmail clips a message at ~102 KB
 
@@ -160,11 +160,27 @@ class _Normaliser:
 
 @dataclass(frozen=True)
 class Newsletter:
-    """What every issue shares: the newsletter's name, its sender, how readers unsubscribe."""
+    """What every issue shares: the newsletter's name, its sender, the readers' links."""
 
     title: str
     sender: str | None = None  # the address readers can write to
-    unsubscribe: Callable[[str], str] = lambda email: ""  # a reader's unsubscribe link
+    links: ReaderLinks | None = None  # unsubscribe, feedback, the issue on the web
+
+    def unsubscribe(self, email: str, day: date) -> str:
+        return self.links.unsubscribe_link(email, day) if self.links else ""
+
+    def issue_url(self, email: str, day: date) -> str | None:
+        return self.links.issue(email, day) if self.links else None
+
+    def slot(
+        self, html: Markup, picked: SelectedPaper, email: str, day: date, text: str = ""
+    ) -> CardSlot:
+        """A card of this reader's issue: the shared HTML, their reasons and feedback links."""
+        more = less = None
+        if self.links is not None:
+            more = self.links.feedback(email, day, picked.paper.id, "more")
+            less = self.links.feedback(email, day, picked.paper.id, "less")
+        return CardSlot(html, shown_reasons(picked.reasons), text, more, less)
 
 
 @dataclass
@@ -259,7 +275,8 @@ class IssueRenderer:
     def _source(self, selection: Selection, email: str, name: str | None, layout: Layout) -> str:
         papers = selection.papers
         full, listed = papers[: layout.full], papers[layout.full : layout.full + layout.compact]
-        cards = [CardSlot(Markup(self.card(p.paper).html), shown_reasons(p.reasons)) for p in full]
+        day = selection.day
+        cards = [self.newsletter.slot(Markup(self.card(p.paper).html), p, email, day) for p in full]
         compact = [Markup(self.card(p.paper).compact) for p in listed]
         return self._issue.render(
             **self._context(selection, email, name, layout), cards=cards, compact=compact
@@ -291,7 +308,7 @@ class IssueRenderer:
         slots = [f'<i id="c{self._token}-{n}"></i>' for n in range(layout.full)]
         items = [f'<i id="l{self._token}-{n}"></i>' for n in range(layout.compact)]
         cards = [
-            CardSlot(Markup(s), shown_reasons(p.reasons))
+            self.newsletter.slot(Markup(s), p, email, selection.day)
             for s, p in zip(slots, papers, strict=False)
         ]
         source = self._issue.render(
@@ -328,7 +345,8 @@ class IssueRenderer:
             "hidden": layout.hidden,
             "interests": interests_summary(selection.profile),
             "sender": self.newsletter.sender,
-            "unsubscribe": self.newsletter.unsubscribe(email),
+            "unsubscribe": self.newsletter.unsubscribe(email, selection.day),
+            "issue_url": self.newsletter.issue_url(email, selection.day),
         }
 
     def _render_text(
@@ -337,9 +355,11 @@ class IssueRenderer:
         papers = selection.papers
         width = number_width(layout.full)
         cards = [
-            CardSlot(
+            self.newsletter.slot(
                 Markup(""),
-                shown_reasons(p.reasons),
+                p,
+                email,
+                selection.day,
                 numbered(self.card_text(p.paper, width), n, width),
             )
             for n, p in enumerate(papers[: layout.full], start=1)
@@ -379,7 +399,9 @@ def _tidy_text(text: str) -> str:
 
 
 def renderer_for(config: Config) -> IssueRenderer:
-    """The renderer of a config: its templates folder first, its title, sender, unsubscribe."""
+    """The renderer of a config: its templates folder first, its title, sender, links."""
+    from newsletter.links import ReaderLinks
+
     settings = config.newsletter
     folder = config.templates_dir
     if settings.templates is not None and not folder.is_dir():
@@ -388,9 +410,7 @@ def renderer_for(config: Config) -> IssueRenderer:
         Newsletter(
             title=settings.title,
             sender=parseaddr(settings.sender)[1] or None,
-            unsubscribe=partial(
-                unsubscribe.link, sender=settings.sender, url=settings.unsubscribe_url
-            ),
+            links=ReaderLinks.of(settings),
         ),
         environment(folder if folder.is_dir() else None),
     )

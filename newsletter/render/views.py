@@ -120,6 +120,8 @@ class CardSlot:
     html: Markup
     reasons: tuple[str, ...]
     text: str = ""
+    more: str | None = None  # this reader's "more like this" link, when the web app is set up
+    less: str | None = None
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,31 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE deliveries ADD COLUMN target TEXT
     """,
+    # 5: what readers said: unsubscribed (bounced, complained) readers, their ratings of papers,
+    # and each issue's picks with their scores and reasons, for the issue on the web
+    """
+    CREATE TABLE suppressions (
+        subscriber TEXT PRIMARY KEY,
+        status TEXT NOT NULL,           -- unsubscribed | bounced | complained
+        reason TEXT NOT NULL,
+        source TEXT NOT NULL,           -- web | header | operator | mail | smtp
+        since TEXT NOT NULL
+    );
+    CREATE TABLE feedback (
+        subscriber TEXT NOT NULL,
+        paper_id TEXT NOT NULL,
+        vote INTEGER NOT NULL,          -- +1 more like this, -1 less like this
+        issue_date TEXT,                -- the issue the rating came from
+        rated_at TEXT NOT NULL,
+        PRIMARY KEY (subscriber, paper_id)
+    );
+    CREATE TABLE issue_picks (
+        subscriber TEXT NOT NULL,
+        issue_date TEXT NOT NULL,
+        picks TEXT NOT NULL,            -- JSON [{"id", "score", "reasons"}], best first
+        PRIMARY KEY (subscriber, issue_date)
+    )
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
