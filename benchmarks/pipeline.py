@@ -52,7 +52,7 @@ import straightforward
 from pipeline_data import DataSet
 from sink import Sink
 
-from newsletter import mail, unsubscribe
+from newsletter import mail
 from newsletter.config import Config, load_config
 from newsletter.delivery.base import Outcome
 from newsletter.delivery.smtp import SmtpBackend
@@ -170,8 +170,8 @@ def _unsubscribe_links(
     letterhead: straightforward.Letterhead, email: str
 ) -> tuple[str, str | None]:
     return (
-        unsubscribe.mailto(letterhead.sender, email),
-        unsubscribe.https(email, letterhead.unsubscribe_url),
+        letterhead.links.mailto(email, letterhead.day),
+        letterhead.links.unsubscribe(email, letterhead.day),
     )
 
 

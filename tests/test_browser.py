@@ -23,6 +23,7 @@ import pytest
 
 from newsletter.preview import start_server
 from newsletter.render.renderer import IssueRenderer, Newsletter
+from tests.rendering import web_links
 from tests.test_render import selection
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -210,7 +211,7 @@ def illegible(report: dict[str, Any]) -> list[str]:
 def long_issue() -> str:
     """An issue with full cards and a compact list."""
     renderer = IssueRenderer(
-        Newsletter("Paper Digest", "digest@example.org", lambda email: "https://example.org/u")
+        Newsletter("Paper Digest", "digest@example.org", web_links())
     )
     return renderer.render(selection(300), "ada@example.org", "Ada").html
 

@@ -13,6 +13,7 @@ import pytest
 from newsletter.models import Links, Paper, Profile, SelectedPaper, Selection
 from newsletter.render.renderer import IssueRenderer, Newsletter
 from newsletter.render.views import PaperView, distrusted, shown_reasons
+from tests.rendering import web_links
 from tests.test_email_text import REASONS, hf_paper
 from tests.test_render import DAY, selection
 
@@ -110,7 +111,7 @@ class _Colours(HTMLParser):
 
 @pytest.mark.parametrize("count", [3, 300])
 def test_every_text_and_background_has_an_explicit_colour(count: int) -> None:
-    renderer = IssueRenderer(Newsletter("Digest", "digest@example.org", lambda e: "https://x.org"))
+    renderer = IssueRenderer(Newsletter("Digest", "digest@example.org", web_links()))
     html = renderer.render(selection(count), "ada@example.org", "Ada").html
     body = html[html.index("<body") :]
     colours = _Colours()

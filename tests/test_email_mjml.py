@@ -22,6 +22,7 @@ import pytest
 
 from newsletter.models import Selection
 from newsletter.render.renderer import IssueRenderer, Newsletter, environment
+from tests.rendering import web_links
 from tests.test_render import selection
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,7 +65,7 @@ def outlook_widths(html: str) -> list[int]:
 
 
 def renderer(env_folder: Path | None = None) -> IssueRenderer:
-    newsletter = Newsletter("Digest", "digest@example.org", lambda email: "https://example.org/u")
+    newsletter = Newsletter("Digest", "digest@example.org", web_links())
     return IssueRenderer(newsletter, environment(env_folder))
 
 

@@ -24,6 +24,7 @@ from newsletter.select import select
 from newsletter.sources.arxiv import parse_atom, parse_rss
 from newsletter.sources.huggingface import parse_daily_papers
 from tests.conftest import REAL_FIXTURES
+from tests.rendering import web_links
 
 DAY = date(2026, 7, 27)
 TITLE = "ML Paper Digest"
@@ -76,7 +77,7 @@ def papers_of(name: str) -> list[Paper]:
 
 
 def renderer() -> IssueRenderer:
-    return IssueRenderer(Newsletter(TITLE, "digest@example.org", lambda email: UNSUBSCRIBE))
+    return IssueRenderer(Newsletter(TITLE, "digest@example.org", web_links()))
 
 
 def issues_of(papers: list[Paper], label: str, render: IssueRenderer) -> list[Realistic]:

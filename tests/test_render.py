@@ -16,7 +16,7 @@ from newsletter.errors import RenderError
 from newsletter.models import Links, Paper, PaperExtras, Profile, SelectedPaper, Selection
 from newsletter.render.renderer import HTML_BUDGET, IssueRenderer, Newsletter, environment
 from newsletter.render.text import one_line, short_authors, subject, summary
-from tests.rendering import links_in
+from tests.rendering import links_in, web_links
 
 DAY = date(2026, 7, 27)
 HOSTILE_TITLES = [
@@ -61,7 +61,7 @@ def renderer() -> IssueRenderer:
         Newsletter(
             "Paper <Digest>",
             "digest@example.org",
-            lambda email: f"https://example.org/u?t={len(email)}",
+            web_links("https://example.org"),
         )
     )
 
@@ -158,7 +158,9 @@ def test_the_text_part_carries_every_title_link_and_reason(
     for picked in shown:  # the compact list's papers too
         for reason in picked.reasons:
             assert reason in flat_text
-    assert "Unsubscribe: https://example.org/u?t=15" in issue.text
+    unsubscribe = web_links("https://example.org").unsubscribe_link("ada@example.org", DAY)
+    assert f"Unsubscribe: {unsubscribe}" in issue.text
+    assert "https://example.org/u/" in unsubscribe
     assert "Unsubscribe" in issue.html
     long_lines = [
         line for line in issue.text.splitlines() if len(line) > 78 and " " in line.strip()

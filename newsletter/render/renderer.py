@@ -22,7 +22,6 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +33,6 @@ from newsletter.errors import RenderError
 from newsletter.paths import builtin_templates
 from newsletter.render.issue import Layout, RenderedIssue, sent_size
 from newsletter.render.text import (
-    SIGNATURE,
     intro,
     long_date,
     number_width,
@@ -42,14 +40,22 @@ from newsletter.render.text import (
     one_line,
     preheader,
     subject,
+    tidy_text,
     wrap,
 )
-from newsletter.render.views import CardSlot, ListItem, PaperView, interests_summary, shown_reasons
+from newsletter.render.views import (
+    ListItem,
+    PaperView,
+    interests_summary,
+    shown_reasons,
+)
+from newsletter.render.views import (
+    Newsletter as Newsletter,  # re-exported: the renderer is built from it
+)
 
 if TYPE_CHECKING:
     from newsletter.config import Config
-    from newsletter.links import ReaderLinks
-    from newsletter.models import Paper, SelectedPaper, Selection
+    from newsletter.models import Paper, Selection
 
 HTML_BUDGET = 95_000  # bytes of decoded HTML; Gmail clips a message at ~102 KB
 
@@ -156,31 +162,6 @@ class _Normaliser:
 
 
 # ---------------------------------------------------------------------------- the renderer
-
-
-@dataclass(frozen=True)
-class Newsletter:
-    """What every issue shares: the newsletter's name, its sender, the readers' links."""
-
-    title: str
-    sender: str | None = None  # the address readers can write to
-    links: ReaderLinks | None = None  # unsubscribe, feedback, the issue on the web
-
-    def unsubscribe(self, email: str, day: date) -> str:
-        return self.links.unsubscribe_link(email, day) if self.links else ""
-
-    def issue_url(self, email: str, day: date) -> str | None:
-        return self.links.issue(email, day) if self.links else None
-
-    def slot(
-        self, html: Markup, picked: SelectedPaper, email: str, day: date, text: str = ""
-    ) -> CardSlot:
-        """A card of this reader's issue: the shared HTML, their reasons and feedback links."""
-        more = less = None
-        if self.links is not None:
-            more = self.links.feedback(email, day, picked.paper.id, "more")
-            less = self.links.feedback(email, day, picked.paper.id, "less")
-        return CardSlot(html, shown_reasons(picked.reasons), text, more, less)
 
 
 @dataclass
@@ -371,7 +352,7 @@ class IssueRenderer:
         text = self._text.render(
             **self._context(selection, email, name, layout), cards=cards, compact=compact
         )
-        return _tidy_text(text)
+        return tidy_text(text)
 
 
 def _largest(fits: Callable[[int], str | None], high: int) -> tuple[int, str] | None:
@@ -385,17 +366,6 @@ def _largest(fits: Callable[[int], str | None], high: int) -> tuple[int, str] | 
         else:
             found, low = (middle, html), middle + 1
     return found
-
-
-def _tidy_text(text: str) -> str:
-    """No trailing spaces (but the signature separator's), at most one blank line in a row,
-    one final newline."""
-    lines = [line if line == SIGNATURE else line.rstrip() for line in text.splitlines()]
-    tidy: list[str] = []
-    for line in lines:
-        if line or (tidy and tidy[-1]):
-            tidy.append(line)
-    return "\n".join(tidy).strip("\n") + "\n"
 
 
 def renderer_for(config: Config) -> IssueRenderer:

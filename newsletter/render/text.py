@@ -192,3 +192,14 @@ def number_width(cards: int) -> int:
 def numbered(text: str, number: int, width: int) -> str:
     """A card's text block with its number, right-aligned, written over the first indent."""
     return f"{number}.".rjust(width - 1) + " " + text[width:]
+
+
+def tidy_text(text: str) -> str:
+    """No trailing spaces (but the signature separator's), at most one blank line in a row,
+    one final newline."""
+    lines = [line if line == SIGNATURE else line.rstrip() for line in text.splitlines()]
+    tidy: list[str] = []
+    for line in lines:
+        if line or (tidy and tidy[-1]):
+            tidy.append(line)
+    return "\n".join(tidy).strip("\n") + "\n"

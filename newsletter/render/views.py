@@ -13,7 +13,10 @@ from markupsafe import Markup
 from newsletter.render.text import one_line, safe_url, short_authors, shorten, summary
 
 if TYPE_CHECKING:
-    from newsletter.models import Paper, Profile
+    from datetime import date
+
+    from newsletter.links import ReaderLinks
+    from newsletter.models import Paper, Profile, SelectedPaper
 
 _LINK_LABELS = (
     ("abstract", "Abstract"),
@@ -122,6 +125,31 @@ class CardSlot:
     text: str = ""
     more: str | None = None  # this reader's "more like this" link, when the web app is set up
     less: str | None = None
+
+
+@dataclass(frozen=True)
+class Newsletter:
+    """What every issue shares: the newsletter's name, its sender, the readers' links."""
+
+    title: str
+    sender: str | None = None  # the address readers can write to
+    links: ReaderLinks | None = None  # unsubscribe, feedback, the issue on the web
+
+    def unsubscribe(self, email: str, day: date) -> str:
+        return self.links.unsubscribe_link(email, day) if self.links else ""
+
+    def issue_url(self, email: str, day: date) -> str | None:
+        return self.links.issue(email, day) if self.links else None
+
+    def slot(
+        self, html: Markup, picked: SelectedPaper, email: str, day: date, text: str = ""
+    ) -> CardSlot:
+        """A card of this reader's issue: the shared HTML, their reasons and feedback links."""
+        more = less = None
+        if self.links is not None:
+            more = self.links.feedback(email, day, picked.paper.id, "more")
+            less = self.links.feedback(email, day, picked.paper.id, "less")
+        return CardSlot(html, shown_reasons(picked.reasons), text, more, less)
 
 
 @dataclass(frozen=True)
