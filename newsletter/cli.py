@@ -8,6 +8,7 @@ Heavy modules (pydantic, feedparser, NumPy, mjml) are imported inside the comman
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from newsletter.cli_options import (
     stop_on_signals,
 )
 from newsletter.cli_preview import preview
+from newsletter.cli_serve import serve
+from newsletter.cli_subscribers import subscribers
 from newsletter.delivery.registry import BACKENDS
 
 log = logging.getLogger("newsletter")
@@ -272,7 +275,8 @@ def run(
     Logs to stderr. SIGTERM or Ctrl-C finishes the message in flight and exits 0. The config
     file is reloaded when it changes (an invalid edit is logged and ignored). A send that fell
     due in the last 6 hours (a restart, a crash) is caught up on start. Only one `run` may use
-    a state database at a time.
+    a state database at a time. With `newsletter.web.listen`, the readers' web app (see
+    `serve`) runs beside the scheduler.
 
     \b
     Examples:
@@ -300,13 +304,21 @@ def run(
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         readers = plural(len(operator.config.subscribers), "subscriber")
-        log.info("scheduler started for %s (%s)", config_path, readers)
-        run_scheduler(operator, first_send_at=at)
+        with ExitStack() as stack:
+            listen = config.newsletter.web.listen
+            if listen:
+                from newsletter.web.server import start_in_thread
+
+                stack.callback(start_in_thread(config, listen).stop)
+            log.info("scheduler started for %s (%s)", config_path, readers)
+            run_scheduler(operator, first_send_at=at)
 
 
 cli.add_command(preview)
 cli.add_command(history)
 cli.add_command(status)
+cli.add_command(subscribers)
+cli.add_command(serve)
 
 
 def main() -> None:

@@ -89,11 +89,13 @@ def status(config_path: Path, as_json: bool) -> None:
     """
     import json
 
+    from newsletter.cli_subscribers import statuses
     from newsletter.session import Session
     from newsletter.tables import (
         console,
         counts_table,
         fetches_table,
+        reader_counts,
         sends_table,
         status_document,
     )
@@ -106,8 +108,9 @@ def status(config_path: Path, as_json: bool) -> None:
             fetches = session.store.last_fetches()
             days = session.store.latest_issue_dates(LATEST_ISSUES)
             counts = [(day, session.store.delivery_counts(day)) for day in days]
+    readers = reader_counts(statuses(config))
     if as_json:
-        document = status_document(config, now, fetches, counts)
+        document = status_document(config, now, fetches, counts, readers)
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
     out = console()
@@ -117,3 +120,4 @@ def status(config_path: Path, as_json: bool) -> None:
         return
     out.print(fetches_table(fetches))
     out.print(counts_table(counts))
+    out.print("Readers: " + ", ".join(f"{status} {count}" for status, count in readers.items()))

@@ -121,6 +121,8 @@ def _build_preview(
     with Session.open(config) as session:
         preview = preview_day(session, issue_day, readers, out, now=now)
     Console(stderr=True).print(preview_table(preview.plan.day, preview.entries, str(out)))
+    for reader, why in preview.suppressed:
+        click.echo(f"{reader.email}: {why.status} since {why.since[:10]}; not previewed", err=True)
     for reader, record in preview.already:
         click.echo(
             f"{reader.email}: the issue of {issue_day:%a %d %b} was already {record.status} "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from newsletter.sending import (
     send_share,
 )
 from newsletter.session import Session
-from newsletter.store import DeliveryRecord
+from newsletter.store import DeliveryRecord, Suppression
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,11 @@ def run_once(
     progress: Progress | None = None,
     stop: Stop | None = None,
 ) -> SendReport:
-    """Send the issue of `day` to each of `readers` who has not had it, at most once each."""
+    """Send the issue of `day` to each of `readers` who has not had it, at most once each;
+    readers who unsubscribed (or bounced, or complained) are counted, not mailed."""
     now = now or datetime.now(UTC)
     options = options or SendOptions()
+    readers, suppressed = mailed(session, readers)
     prepared = prepare(session, day, readers)
     workers = worker_count(session, len(readers), options)
     if workers > 1:
@@ -66,9 +68,21 @@ def run_once(
         )  # fmt: skip
     report.warnings[:0] = prepared.warnings
     report.sources = prepared.problems
+    report.suppressed = [(r.email, why.status.value) for r, why in suppressed]
     if report.sources and not options.dry_run:
         alert_operator(session, report, now)
     return report
+
+
+def mailed(
+    session: Session, readers: Sequence[Reader]
+) -> tuple[list[Reader], list[tuple[Reader, Suppression]]]:
+    """The readers still mailed, and those the state says are not (with why)."""
+    stopped = session.store.suppressions()
+    if not stopped:
+        return list(readers), []
+    kept = [r for r in readers if r.key not in stopped]
+    return kept, [(r, stopped[r.key]) for r in readers if r.key in stopped]
 
 
 def worker_count(session: Session, readers: int, options: SendOptions) -> int:
@@ -89,6 +103,7 @@ class Preview:
     entries: list[PreviewEntry]
     prepared: Prepared
     already: list[tuple[Reader, DeliveryRecord]]  # the issue of the day reached them already
+    suppressed: list[tuple[Reader, Suppression]] = field(default_factory=list)  # not mailed
 
 
 def preview_day(
@@ -105,6 +120,7 @@ def preview_day(
     from newsletter.compose import Composer
     from newsletter.preview import write_preview
 
+    readers, suppressed = mailed(session, readers)
     prepared = prepare(session, day, readers)
     already, pending = [], []
     for reader in readers:
@@ -118,7 +134,7 @@ def preview_day(
     entries = write_preview(
         plan, out, composer, now or datetime.now(UTC), sources=prepared.problems
     )
-    return Preview(plan, entries, prepared, already)
+    return Preview(plan, entries, prepared, already, suppressed)
 
 
 def alert_operator(session: Session, report: SendReport, now: datetime) -> bool:

@@ -73,6 +73,7 @@ class SendReport:
     stopped: list[str] = field(default_factory=list)  # not tried: asked to stop, or halted
     halted: list[str] = field(default_factory=list)  # why sending stopped early (the state)
     elsewhere: list[tuple[str, str]] = field(default_factory=list)  # sent to another target
+    suppressed: list[tuple[str, str]] = field(default_factory=list)  # (email, unsubscribed...)
     target: str = ""  # where this run's messages went
     workers: int = 1  # processes that sent
 
@@ -103,6 +104,8 @@ class SendReport:
             counts.append(("not tried", self.stopped))
         if self.elsewhere:
             counts.append(("sent earlier to another target", self.elsewhere))
+        if self.suppressed:
+            counts.append(("not mailed, unsubscribed or bounced", self.suppressed))
         where = f" to {self.target}" if self.target and not dry_run else ""
         line = ", ".join(f"{label} {len(rows)}" for label, rows in counts)
         return f"{self.day}{where}: {line}"
@@ -228,6 +231,7 @@ class _Sender:
             return
         if not self._claim(reader):
             return
+        store.keep_issue(reader.key, day, selection.papers)  # the issue on the web
         result = self.backend.send(message, partial(store.handing_over, reader.key, day))
         store.finish(
             reader.key, day, result.outcome, message_id=message.envelope.message_id,

@@ -21,8 +21,9 @@ from newsletter.status import DeliveryStatus
 if TYPE_CHECKING:  # only named: `history` and `status` need no fetching or rendering code
     from newsletter.config import Config
     from newsletter.fetching import FetchReport
+    from newsletter.models import Reader
     from newsletter.preview import PreviewEntry
-    from newsletter.store import DeliveryRecord, FetchRecord
+    from newsletter.store import DeliveryRecord, FetchRecord, Suppression
 
 UNCUT = 1_000_000  # columns of a console that is not a terminal: no cell is cut or wrapped
 _COUNTED = (
@@ -73,6 +74,29 @@ def history_table(records: Sequence[DeliveryRecord]) -> Table:
             str(r.day), r.subscriber, str(r.status), str(r.attempts), r.message_id or "", r.detail
         )
     return table
+
+
+def subscribers_table(rows: Sequence[tuple[Reader, Suppression | None]]) -> Table:
+    """Every reader: mailed (active) or not, since when, why and who said so."""
+    table = Table("subscriber", "name", "status", "since (UTC)", "reason", "by")
+    for reader, why in rows:
+        if why is None:
+            table.add_row(reader.email, reader.name or "", "active", "", "", "")
+        else:
+            since = why.since.replace("T", " ")[:16]
+            table.add_row(reader.email, reader.name or "", str(why.status), since, why.reason,
+                          why.source)  # fmt: skip
+    return table
+
+
+def reader_counts(rows: Sequence[tuple[Reader, Suppression | None]]) -> dict[str, int]:
+    """Readers by status, every status named (for `status`)."""
+    from newsletter.status import ReaderStatus
+
+    counts = {status.value: 0 for status in ReaderStatus}
+    for _, why in rows:
+        counts[why.status.value if why else ReaderStatus.ACTIVE.value] += 1
+    return counts
 
 
 def sends_table(config: Config, now: datetime) -> Table:
@@ -131,9 +155,10 @@ def status_document(
     now: datetime,
     fetches: Sequence[FetchRecord],
     counts: Sequence[tuple[date, dict[str, int]]],
+    readers: dict[str, int] | None = None,
 ) -> dict[str, object]:
     """`newsletter status --json`: the next sends, the last fetches, the delivery counts of the
-    latest issue dates."""
+    latest issue dates, the readers by status."""
     from newsletter.agenda import next_sends
 
     sends = [
@@ -160,4 +185,5 @@ def status_document(
         "next_sends": sends,
         "last_fetches": last_fetches,
         "deliveries": deliveries,
+        "readers": readers or {},
     }
