@@ -203,14 +203,18 @@ def issue_date(config: Config, day: datetime | None) -> date:
 
 
 def readers_of(
-    config: Config, emails: tuple[str, ...], shard: tuple[int, int] | None = None
+    config: Config,
+    emails: tuple[str, ...],
+    shard: tuple[int, int] | None = None,
+    option: str = "--subscriber",
 ) -> list[Reader]:
+    """The readers named by `option` (all without `emails`), in shard K of N."""
     from newsletter.audience import UnknownReaders, choose_readers
 
     try:
         return choose_readers(config, emails, shard=shard)
     except UnknownReaders as exc:
-        raise click.BadParameter(str(exc), param_hint="--subscriber") from exc
+        raise click.BadParameter(str(exc), param_hint=option) from exc
 
 
 @contextmanager

@@ -47,7 +47,9 @@ def subscribers(
 
     config = load(config_path)
     if leave or rejoin:
-        _change(config, readers_of(config, leave), readers_of(config, rejoin), reason)
+        leaving = readers_of(config, leave, option="--unsubscribe") if leave else []
+        rejoining = readers_of(config, rejoin, option="--resubscribe") if rejoin else []
+        _change(config, leaving, rejoining, reason)
         return
     rows = statuses(config)
     if as_json:

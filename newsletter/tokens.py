@@ -122,9 +122,12 @@ class Signer:
         if base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
             return None  # the spare bits of the last character are not ours to ignore
         body, tag = raw[:-TAG_BYTES], raw[-TAG_BYTES:]
-        day = EPOCH + timedelta(days=int.from_bytes(raw[2:5], "big"))
         for generation, key in enumerate(self._keys):
             if hmac.compare_digest(_tag(key, body, subject), tag):
+                try:
+                    day = EPOCH + timedelta(days=int.from_bytes(raw[2:5], "big"))
+                except OverflowError:
+                    return None  # signed by us, so never; but a date is not ours to trust
                 if generation and (today - day).days > self.grace_days:
                     return None
                 return Verified(body[5:], generation, day)
