@@ -11,9 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -21,6 +18,14 @@ from pydantic import (
 )
 
 from newsletter.addresses import reader_key
+from newsletter.config_blocks import (
+    BouncesConfig,
+    DkimConfig,
+    InboxConfig,
+    SmtpConfig,
+    Strict,
+    WebConfig,
+)
 from newsletter.config_checks import (
     LATER_CHECKED,
     Where,
@@ -39,14 +44,10 @@ from newsletter.fields import (
     ArxivId,
     Count,
     Days,
-    Domain,
     Email,
-    EnvName,
     Holiday,
-    Host,
     HttpsUrl,
     Line,
-    Listen,
     LocalTime,
     Mailbox,
     Number,
@@ -54,7 +55,6 @@ from newsletter.fields import (
     PaperCategory,
     PathText,
     Phrase,
-    Selector,
     SourceUrl,
     Text,
     TimeZoneName,
@@ -66,14 +66,7 @@ from newsletter.yamlfile import load_yaml
 DEFAULT_CONFIG = Path("subscribers.yaml")
 CONFIG_ENV = "NEWSLETTER_CONFIG"
 Digest = Literal["always", "when-matches"]
-Security = Literal["starttls", "tls", "none"]
 T = TypeVar("T")
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors: a typo must never be silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 # --- sources ---------------------------------------------------------------------------------
@@ -141,45 +134,6 @@ class FeedSource(SourceBase):
 Source = Annotated[
     ArxivSource | ArxivQuerySource | HuggingFaceSource | FeedSource, Field(discriminator="type")
 ]
-
-
-# --- delivery --------------------------------------------------------------------------------
-
-
-def _reject_password(value: object) -> None:
-    raise ValueError(
-        "passwords are not allowed in the config file: put it in an environment variable "
-        "and name that variable with `password_env:`"
-    )
-
-
-class SmtpConfig(Strict):
-    host: Host
-    port: Count | None = Field(default=None, ge=1, le=65535)  # 587, 465 with tls, 25 with none
-    security: Security = "starttls"
-    username: OptionalLine = None
-    password_env: EnvName = "NEWSLETTER_SMTP_PASSWORD"  # name of the environment variable
-    timeout: Number = Field(default=120.0, ge=0.1, le=3600)  # seconds; "." may take minutes
-
-    # never read: present only so that `password:` gets a message pointing to `password_env`
-    password: Annotated[None, BeforeValidator(_reject_password)] = Field(default=None, exclude=True)
-
-    @property
-    def effective_port(self) -> int:
-        return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
-
-
-class WebConfig(Strict):
-    """The readers' web app (`newsletter serve`; `newsletter run` starts it when `listen`)."""
-
-    listen: Listen | None = None  # HOST:PORT, behind a reverse proxy that serves web_url
-    rate_limit: Count = Field(default=30, ge=1, le=100_000)  # requests a minute per IP and token
-
-
-class DkimConfig(Strict):
-    selector: Selector
-    domain: Domain
-    private_key_path: Annotated[Path, PathText]
 
 
 # --- people ----------------------------------------------------------------------------------
@@ -277,6 +231,9 @@ class NewsletterConfig(Strict):
     unsubscribe_url: HttpsUrl | None = None  # https endpoint for one-click unsubscribe
     web_url: WebUrl | None = None  # public base URL of `newsletter serve`; needs $NEWSLETTER_SECRET
     web: WebConfig = Field(default_factory=WebConfig)
+    bounce_address: Email | None = None  # Return-Path, VERP-style per reader: bounces+TOKEN@...
+    bounces: BouncesConfig = Field(default_factory=BouncesConfig)
+    inbox: InboxConfig | None = None  # read by `newsletter inbox` (and a job of `run`)
     alerts_to: Email | None = None  # the operator, told about failed or stale sources
     holidays: list[Holiday] = Field(default_factory=list)  # extra days without an announcement
 

@@ -41,6 +41,11 @@ class Purpose(StrEnum):
     RESUBSCRIBE = "r"
     FEEDBACK = "f"
     ISSUE = "i"
+    BOUNCE = "b"  # the Return-Path of one reader's issue (VERP)
+
+
+BOUNCE_TAG_BYTES = 10
+BOUNCE_TOKEN_CHARS = 37  # base32 of ref + day + tag: 23 bytes, lower case
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,38 @@ class Signer:
                 if generation and (today - day).days > self.grace_days:
                     return None
                 return Verified(body[5:], generation, day)
+        return None
+
+    def bounce_token(self, reader_key: str, day: date) -> str:
+        """The token of a reader's Return-Path (`bounces+TOKEN@domain`): lower-case base32, as
+        local parts are compared without case by some relays; 37 characters."""
+        offset = (day - EPOCH).days.to_bytes(3, "big")
+        body = self.ref(reader_key) + offset
+        tag = _tag(self._keys[0], Purpose.BOUNCE.value.encode() + body, "")[:BOUNCE_TAG_BYTES]
+        return base64.b32encode(body + tag).decode().rstrip("=").lower()
+
+    def verify_bounce(self, token: str, today: date) -> Verified | None:
+        """The reader reference and issue date of a Return-Path token; None if it is not ours."""
+        token = token.strip().lower()
+        if len(token) != BOUNCE_TOKEN_CHARS or not token.isascii():
+            return None
+        try:
+            raw = base64.b32decode(token.upper() + "===")
+        except ValueError:
+            return None
+        if base64.b32encode(raw).decode().rstrip("=").lower() != token:
+            return None
+        body, tag = raw[:-BOUNCE_TAG_BYTES], raw[-BOUNCE_TAG_BYTES:]
+        for generation, key in enumerate(self._keys):
+            expected = _tag(key, Purpose.BOUNCE.value.encode() + body, "")[:BOUNCE_TAG_BYTES]
+            if hmac.compare_digest(expected, tag):
+                try:
+                    day = EPOCH + timedelta(days=int.from_bytes(body[REF_BYTES:], "big"))
+                except OverflowError:
+                    return None
+                if generation and (today - day).days > self.grace_days:
+                    return None
+                return Verified(body[:REF_BYTES], generation, day)
         return None
 
 

@@ -19,7 +19,8 @@ import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from newsletter.config import NewsletterConfig, SmtpConfig
+from newsletter.config import NewsletterConfig
+from newsletter.config_blocks import SmtpConfig
 from newsletter.tokens import SECRET_ENV
 from tests.conftest import DISTRIBUTION, REPO
 

@@ -49,7 +49,8 @@ from newsletter.delivery.smtp_wire import (
 from newsletter.errors import DeliveryError
 
 if TYPE_CHECKING:
-    from newsletter.config import Config, SmtpConfig
+    from newsletter.config import Config
+    from newsletter.config_blocks import SmtpConfig
     from newsletter.mail import Message
 
 log = logging.getLogger(__name__)
