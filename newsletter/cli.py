@@ -307,7 +307,7 @@ def run(
         with ExitStack() as stack:
             listen = config.newsletter.web.listen
             if listen:
-                from newsletter.web.server import start_in_thread
+                from newsletter.web import start_in_thread
 
                 stack.callback(start_in_thread(config, listen).stop)
             log.info("scheduler started for %s (%s)", config_path, readers)
