@@ -55,6 +55,7 @@ class Composer:
             headers=self.headers,
             unsubscribe_mailto=self.links.mailto(reader.email, day),
             unsubscribe_https=self.links.unsubscribe(reader.email, day),
+            return_path=self.links.return_path(reader.email, day),
             now=now,
             dkim=self.dkim,
         )

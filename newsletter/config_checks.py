@@ -30,6 +30,7 @@ LATER_CHECKED = (
     "newsletter.alerts_to",
     "newsletter.web_url",
     "newsletter.unsubscribe_url",
+    "newsletter.bounce_address",
 )
 
 

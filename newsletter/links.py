@@ -43,13 +43,15 @@ class ReaderLinks:
     web_url: str | None = None  # the web app's public base URL, no trailing slash
     unsubscribe_url: str | None = None  # an older one-click endpoint (`?t=` is appended)
     signer: Signer | None = None
+    bounce_address: str | None = None  # `bounces@domain`: each reader's Return-Path under it
 
     @classmethod
     def of(
         cls, settings: NewsletterConfig, environ: Mapping[str, str] | None = None
     ) -> ReaderLinks:
         web = settings.web_url.rstrip("/") if settings.web_url else None
-        return cls(settings.sender, web, settings.unsubscribe_url, Signer.from_env(environ))
+        signer = Signer.from_env(environ)
+        return cls(settings.sender, web, settings.unsubscribe_url, signer, settings.bounce_address)
 
     @property
     def on_web(self) -> bool:
@@ -98,3 +100,12 @@ class ReaderLinks:
         if not self.on_web:
             return None
         return self._web("i", reader_key(email), Purpose.ISSUE, day)
+
+    def return_path(self, email: str, day: date) -> str | None:
+        """The envelope sender of the reader's issue of `day`: `LOCAL+TOKEN@domain` under
+        `bounce_address` (VERP), so that a bounce names its reader and issue without guessing;
+        None without a bounce address or a secret (the From address is used)."""
+        if not (self.bounce_address and self.signer):
+            return None
+        local, _, domain = self.bounce_address.rpartition("@")
+        return f"{local}+{self.signer.bounce_token(reader_key(email), day)}@{domain}"

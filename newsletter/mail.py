@@ -269,6 +269,7 @@ def build(
     headers: Headers,
     unsubscribe_mailto: str | None = None,
     unsubscribe_https: str | None = None,
+    return_path: str | None = None,
     now: datetime,
     dkim: DkimKey | None = None,
 ) -> Message:
@@ -299,7 +300,8 @@ def build(
     data = "\r\n".join(lines).encode("utf-8")  # ASCII unless an address is not (RFC 6532)
     if dkim is not None:
         data = dkim.sign(data)
-    return Message(Envelope(headers.address, wire_address(to_email), mid), data)
+    sender = wire_address(return_path) if return_path else headers.address
+    return Message(Envelope(sender, wire_address(to_email), mid), data)
 
 
 def notice(subject: str, text: str, *, to_email: str, headers: Headers, now: datetime) -> Message:

@@ -22,10 +22,10 @@ from newsletter.checks import plural
 from newsletter.models import Reader
 from newsletter.plan import DayPlan, Prepared, prepare, select_day
 from newsletter.preview import PreviewEntry
+from newsletter.send_report import SendReport
 from newsletter.sending import (
     Progress,
     SendOptions,
-    SendReport,
     Stop,
     send_in_workers,
     send_share,
@@ -69,7 +69,7 @@ def run_once(
     report.warnings[:0] = prepared.warnings
     report.sources = prepared.problems
     report.suppressed = [(r.email, why.status.value) for r, why in suppressed]
-    if report.sources and not options.dry_run:
+    if (report.sources or report.bounced) and not options.dry_run:
         alert_operator(session, report, now)
     return report
 
@@ -138,27 +138,39 @@ def preview_day(
 
 
 def alert_operator(session: Session, report: SendReport, now: datetime) -> bool:
-    """Tell `newsletter.alerts_to` about failed or stale sources, each problem once (a problem
-    counts as told only once the alert is accepted). True when an alert was sent; an alert that
-    cannot be sent is a warning in the report, never the end of it."""
+    """Tell `newsletter.alerts_to` about failed or stale sources and readers who stopped being
+    mailed because their address bounces, each once (counted as told only once the alert is
+    accepted). True when an alert was sent; an alert that cannot be sent is a warning in the
+    report, never the end of it."""
     from newsletter import mail
     from newsletter.errors import DeliveryError
     from newsletter.status import DeliveryStatus
 
     settings = session.config.newsletter
-    keys = {f"source|{o.source}|{o.day}|{o.status}": o for o in report.sources}
-    new = {key: o for key, o in keys.items() if not session.store.alerted(key)}
+    keys = {f"source|{o.source}|{o.day}|{o.status}": f"{o.source}, {o.day}: {o.status}: {o.detail}"
+            for o in report.sources}  # fmt: skip
+    keys.update(
+        (f"bounced|{email}|{report.day}", f"{email}: {why}") for email, why in report.bounced
+    )
+    new = {key: line for key, line in keys.items() if not session.store.alerted(key)}
     if not new or settings.alerts_to is None:
         return False
-    lines = [f"{o.source}, {o.day}: {o.status}: {o.detail}" for o in new.values()]
-    text = (
-        f"{settings.title}: papers are missing from the issue of {report.day}.\n\n"
-        + "\n".join(lines)
-        + "\n\nFailed and stale sources are read again on the next run.\n"
-    )
+    sources = [line for key, line in new.items() if key.startswith("source|")]
+    readers = [line for key, line in new.items() if key.startswith("bounced|")]
+    parts = [f"{settings.title}, issue of {report.day}."]
+    if sources:
+        parts.append("Papers are missing from the issue:\n" + "\n".join(sources)
+                     + "\nFailed and stale sources are read again on the next run.")  # fmt: skip
+    if readers:
+        parts.append(
+            "No longer mailed, because their address refuses mail (`newsletter subscribers "
+            "--resubscribe EMAIL` once it is fixed):\n" + "\n".join(readers)
+        )
+    what = [plural(len(sources), "source problem")] if sources else []
+    what += [plural(len(readers), "bounced reader")] if readers else []
     message = mail.notice(
-        f"{settings.title}: {plural(len(new), 'source problem')} for {report.day}",
-        text,
+        f"{settings.title}: {' and '.join(what)} for {report.day}",
+        "\n\n".join(parts) + "\n",
         to_email=settings.alerts_to,
         headers=mail.Headers.of(settings.title, settings.sender),
         now=now,

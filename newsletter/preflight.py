@@ -28,7 +28,7 @@ _LOCATED = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+): (?P<message>.*)$", re.
 def problems(config: Config, *, backend: str | None = None, connects: bool = True) -> list[Problem]:
     """Every problem a run with `backend` (None: the config's) would meet; `connects` is false
     for runs that build messages without handing them over (preview, dry run)."""
-    found = _templates(config) + _dkim(config)
+    found = _templates(config) + _dkim(config) + _bounce_address(config)
     if connects:
         found += _smtp(config, backend) + _secret(config)
     return found
@@ -154,15 +154,35 @@ def _dkim(config: Config) -> list[Problem]:
     return []
 
 
+def _bounce_address(config: Config) -> list[Problem]:
+    """Room for the per-reader token in the Return-Path's local part (64 octets at most)."""
+    from newsletter.tokens import BOUNCE_TOKEN_CHARS
+
+    address = config.newsletter.bounce_address
+    room = 64 - BOUNCE_TOKEN_CHARS - 1  # LOCAL+TOKEN
+    if address is None or len(address.rpartition("@")[0].encode()) <= room:
+        return []
+    message = f"the part before @ must be at most {room} characters: a token is added to it"
+    return [_problem(config, "newsletter.bounce_address", message)]
+
+
 def _secret(config: Config) -> list[Problem]:
     """Links that need a secret have one: without it, `web_url` and `unsubscribe_url` would
-    silently fall back to mailto links and drop the one-click header."""
+    silently fall back to mailto links and drop the one-click header, and `bounce_address`
+    could not name a reader in its Return-Path."""
     from newsletter.tokens import MIN_SECRET, SECRET_ENV, secret_from_env
 
     settings = config.newsletter
-    key = "newsletter.web_url" if settings.web_url else "newsletter.unsubscribe_url"
-    if not (settings.web_url or settings.unsubscribe_url):
+    keys = [
+        key
+        for key, value in (("newsletter.web_url", settings.web_url),
+                           ("newsletter.unsubscribe_url", settings.unsubscribe_url),
+                           ("newsletter.bounce_address", settings.bounce_address))
+        if value
+    ]  # fmt: skip
+    if not keys:
         return []
+    key = keys[0]
     secret = secret_from_env()
     if not secret:
         message = (

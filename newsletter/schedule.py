@@ -48,7 +48,7 @@ from newsletter.errors import NewsletterError
 if TYPE_CHECKING:
     from apscheduler.triggers.base import BaseTrigger
 
-    from newsletter.sending import SendReport
+    from newsletter.send_report import SendReport
 
 log = logging.getLogger(__name__)
 

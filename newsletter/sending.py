@@ -19,20 +19,20 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
-from newsletter.checks import plural
 from newsletter.compose import Composer
 from newsletter.config import Config
 from newsletter.errors import DeliveryError, StoreError
 from newsletter.models import Reader, Selection
 from newsletter.plan import DayPlan, Prepared, select_day
 from newsletter.render.issue import RenderedIssue
+from newsletter.send_report import SendReport
 from newsletter.session import Session
-from newsletter.status import DeliveryStatus
+from newsletter.status import DeliveryStatus, ReaderStatus
 from newsletter.store import claimant
 
 if TYPE_CHECKING:
@@ -54,101 +54,6 @@ class SendOptions:
     resend_in_doubt: bool = False  # also send issues whose last attempt may have arrived
     resend_new_target: bool = False  # also send issues sent earlier to another target
     workers: int | None = None  # processes; None: `pipeline.worker_count` decides
-
-
-@dataclass
-class SendReport:
-    """What one run did, reader by reader (addresses as written in the config)."""
-
-    day: date
-    sent: list[str] = field(default_factory=list)
-    already: list[str] = field(default_factory=list)  # sent earlier, or being sent elsewhere
-    no_papers: list[str] = field(default_factory=list)
-    deferred: list[tuple[str, str]] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    in_doubt: list[tuple[str, str]] = field(default_factory=list)
-    would_send: list[str] = field(default_factory=list)  # --dry-run
-    warnings: list[str] = field(default_factory=list)
-    sources: list[Any] = field(default_factory=list)  # fetching.SourceOutcome: failed or stale
-    stopped: list[str] = field(default_factory=list)  # not tried: asked to stop, or halted
-    halted: list[str] = field(default_factory=list)  # why sending stopped early (the state)
-    elsewhere: list[tuple[str, str]] = field(default_factory=list)  # sent to another target
-    suppressed: list[tuple[str, str]] = field(default_factory=list)  # (email, unsubscribed...)
-    target: str = ""  # where this run's messages went
-    workers: int = 1  # processes that sent
-
-    @property
-    def ok(self) -> bool:
-        return not (
-            self.failed or self.deferred or self.in_doubt or self.sources or self.halted
-            or self.stopped or self.elsewhere
-        )  # fmt: skip
-
-    def merge(self, part: SendReport) -> None:
-        """Add a worker's per-reader lists to this report."""
-        for name in _PER_READER:
-            getattr(self, name).extend(getattr(part, name))
-        self.halted += [reason for reason in part.halted if reason not in self.halted]
-
-    def summary(self, dry_run: bool = False) -> str:
-        """`DATE: sent N, skipped, already sent N, ...`: one line for a log or a terminal."""
-        counts: list[tuple[str, Sequence[object]]] = [
-            ("would send" if dry_run else "sent", self.would_send if dry_run else self.sent),
-            ("skipped, already sent", self.already),
-            ("no matching papers", self.no_papers),
-            ("deferred", self.deferred),
-            ("failed", self.failed),
-            ("in doubt", self.in_doubt),
-        ]
-        if self.stopped:
-            counts.append(("not tried", self.stopped))
-        if self.elsewhere:
-            counts.append(("sent earlier to another target", self.elsewhere))
-        if self.suppressed:
-            counts.append(("not mailed, unsubscribed or bounced", self.suppressed))
-        where = f" to {self.target}" if self.target and not dry_run else ""
-        line = ", ".join(f"{label} {len(rows)}" for label, rows in counts)
-        return f"{self.day}{where}: {line}"
-
-    def problems(self) -> list[str]:
-        """One line per reader not delivered (readers with the same reason share a line when
-        there are many), per failed or stale source, and why sending stopped early."""
-        undelivered = {"deferred": self.deferred, "failed": self.failed, "in doubt": self.in_doubt}
-        lines = [f"stopped sending: {reason}" for reason in self.halted]
-        for label, rows in undelivered.items():
-            lines += _grouped(label, rows)
-        if self.stopped:
-            why = "sending stopped" if self.halted else "the run was interrupted"
-            lines.append(f"not tried: {plural(len(self.stopped), 'reader')} ({why}; sent next run)")
-        for email, target in self.elsewhere:
-            lines.append(
-                f"sent earlier to {target}, not to {self.target}: {email} "
-                "(--resend-new-target sends it here)"
-            )
-        lines += [f"source {o.status}: {o.source}, {o.day}: {o.detail}" for o in self.sources]
-        return lines
-
-
-def _grouped(label: str, rows: Sequence[tuple[str, str]], most: int = 3) -> list[str]:
-    """`label: email: detail` per row, or `label: N readers: detail` for a detail shared by
-    more than `most` readers (a refused connection is one line, not ten thousand)."""
-    shared: dict[str, list[str]] = {}
-    for email, detail in rows:
-        shared.setdefault(detail, []).append(email)
-    lines = []
-    for detail, emails in shared.items():
-        if len(emails) > most:
-            lines.append(f"{label}: {len(emails)} readers ({emails[0]}, ...): {detail}")
-        else:
-            lines += [f"{label}: {email}: {detail}" for email in emails]
-    return lines
-
-
-_PER_READER = [
-    f.name
-    for f in fields(SendReport)
-    if f.name not in ("day", "warnings", "sources", "workers", "halted", "target")
-]
 
 
 def send_share(
@@ -238,6 +143,23 @@ class _Sender:
             detail=result.detail, paper_ids=shown_ids(selection, issue),
         )  # fmt: skip
         self._count(reader, result.outcome, result.detail)
+        if result.bounce is not None:
+            self._bounced(reader, result.bounce, result.detail)
+
+    def _bounced(self, reader: Reader, status: str, detail: str) -> None:
+        """A permanent refusal of the reader's address: counted per issue date; from
+        `bounces.after` dates on (or at once for "no such user", if so configured) the reader
+        is no longer mailed, and the operator is told."""
+        rules = self.session.config.newsletter.bounces
+        store = self.session.store
+        dates = store.record_bounce(reader.key, self.plan.day, detail, hard=True)
+        unknown = status == "5.1.1" and rules.unknown_user_at_once
+        if dates < rules.after and not unknown:
+            return
+        why = f"refused on {dates} issue dates, last: {detail}"
+        if store.suppress(reader.key, ReaderStatus.BOUNCED, why, "smtp"):
+            self.report.bounced.append((reader.email, why))
+            log.warning("%s: no longer mailed: %s", reader.email, why)
 
     def _claim(self, reader: Reader) -> bool:
         """The right to send the reader's issue; if another run has it, say so in the report."""

@@ -16,7 +16,8 @@ from newsletter.delivery.base import Backend
 from newsletter.delivery.smtp import SmtpBackend
 from newsletter.demo import DEMO_DAY, DEMO_DIR
 from newsletter.pipeline import run_once
-from newsletter.sending import SendOptions, SendReport
+from newsletter.send_report import SendReport
+from newsletter.sending import SendOptions
 from newsletter.session import Session
 
 CANARY = "canary-Pa55w0rd-never-printed"

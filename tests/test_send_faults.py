@@ -21,7 +21,7 @@ import pytest
 from newsletter.config import load_config
 from newsletter.delivery.smtp import SmtpBackend
 from newsletter.demo import DEMO_DAY
-from newsletter.sending import SendReport
+from newsletter.send_report import SendReport
 from newsletter.store import Store
 from tests.sending import (
     CANARY,

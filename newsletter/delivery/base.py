@@ -32,6 +32,7 @@ def nothing() -> None:
 class Result:
     outcome: DeliveryStatus
     detail: str = ""  # the server's reply, or what went wrong
+    bounce: str | None = None  # a permanent refusal of the recipient: "5.1.1", or "550"
 
     def __post_init__(self) -> None:
         if self.outcome is DeliveryStatus.SENDING:

@@ -303,7 +303,9 @@ class SmtpBackend(Backend):
                 connection.rset()
             except (smtplib.SMTPException, OSError):
                 self._drop()
-            return Result(Outcome.DEFERRED if temporary else Outcome.FAILED, detail), temporary
+            if temporary:
+                return Result(Outcome.DEFERRED, detail), True
+            return Result(Outcome.FAILED, detail, _bounce(code, reply) if rcpt else None), False
         self._drop()
         return Result(Outcome.DEFERRED, f"{detail} (unexpected)"), False
 
@@ -311,6 +313,18 @@ class SmtpBackend(Backend):
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
+
+
+_ENHANCED = re.compile(rb"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+def _bounce(code: int, reply: bytes) -> str:
+    """What a permanent refusal of a recipient says: its enhanced status code (RFC 3463) when
+    the reply starts with one of class 5, else the reply code."""
+    found = _ENHANCED.match(reply)
+    if found and found.group(1).startswith(b"5"):
+        return found.group(1).decode()
+    return str(code)
 
 
 def _reply(code: int, text: bytes) -> str:

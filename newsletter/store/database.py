@@ -134,6 +134,14 @@ MIGRATIONS: tuple[str, ...] = (
         issue_date TEXT NOT NULL,
         picks TEXT NOT NULL,            -- JSON [{"id", "score", "reasons"}], best first
         PRIMARY KEY (subscriber, issue_date)
+    );
+    CREATE TABLE bounces (
+        subscriber TEXT NOT NULL,
+        issue_date TEXT NOT NULL,       -- the issue that bounced: one count per date
+        hard INTEGER NOT NULL,          -- 1: permanent (5xx), 0: temporary
+        detail TEXT NOT NULL,
+        bounced_at TEXT NOT NULL,
+        PRIMARY KEY (subscriber, issue_date, hard)
     )
     """,
 )

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from newsletter.models import SelectedPaper
 from newsletter.status import ReaderStatus
 from newsletter.store.database import Database, _now
 
 VOTES = (-1, 1)  # less like this, more like this
+BOUNCE_WINDOW_DAYS = 60  # hard bounces older than this (before the latest) no longer count
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,24 @@ class ReaderState(Database):
         """Every suppressed reader, by key."""
         rows = self._read("SELECT subscriber, status, reason, source, since FROM suppressions")
         return {row[0]: _suppression(row) for row in rows}
+
+    def record_bounce(self, subscriber: str, day: date, detail: str, *, hard: bool) -> int:
+        """Note that the reader's issue of `day` bounced; the number of distinct issue dates
+        with a hard bounce within `BOUNCE_WINDOW_DAYS` of this one. The same issue reported
+        twice (a resend, a report read again) counts once; a soft bounce counts nothing."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO bounces (subscriber, issue_date, hard, detail, bounced_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (subscriber, day.isoformat(), int(hard), detail, _now()),
+            )
+            since = (day - timedelta(days=BOUNCE_WINDOW_DAYS)).isoformat()
+            row = db.execute(
+                "SELECT COUNT(*) FROM bounces WHERE subscriber = ? AND hard = 1 "
+                "AND issue_date > ? AND issue_date <= ?",
+                (subscriber, since, day.isoformat()),
+            ).fetchone()
+            return int(row[0]) if hard else 0
 
     def rate(self, subscriber: str, paper_id: str, vote: int, day: date | None = None) -> bool:
         """Record a rating (+1 or -1), or remove it (0); True when that changed anything."""
