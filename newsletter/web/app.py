@@ -32,7 +32,7 @@ from newsletter.mail import uri_address
 from newsletter.render.renderer import environment
 from newsletter.render.text import one_line
 from newsletter.tokens import Signer
-from newsletter.web.directory import Directory
+from newsletter.web.directory import RELOAD_EVERY, Reloading
 from newsletter.web.forms import BodyTooLarge, form_fields, read_capped
 from newsletter.web.guard import NOTES, Guard
 from newsletter.web.limits import RateLimiter
@@ -44,10 +44,15 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def create_app(
-    config: Config, *, signer: Signer | None = None, clock: Callable[[], date] | None = None
+    config: Config,
+    *,
+    signer: Signer | None = None,
+    clock: Callable[[], date] | None = None,
+    reload_every: float = RELOAD_EVERY,
 ) -> Starlette:
     """The web app of `config`. `signer` defaults to `$NEWSLETTER_SECRET` (and the previous
-    secrets); `clock` gives today's date (UTC) for the grace period of retired secrets.
+    secrets); `clock` gives today's date (UTC) for the grace period of retired secrets; the
+    config file is looked at every `reload_every` seconds for new readers.
     Raises `ConfigError` without `web_url` or a secret, `RenderError` for a broken template."""
     settings = WebSettings.of(config, signer)
     today = clock or _today
@@ -58,7 +63,7 @@ def create_app(
     links = settings.links
     contact = f"mailto:{uri_address(parseaddr(config.newsletter.sender)[1])}"
     pages = Pages(env, one_line(config.newsletter.title), contact, links.mailto())
-    directory = Directory(config.readers, settings.signer, today)
+    directory = Reloading(config, settings.signer, today, reload_every)
     views = Views(settings, directory, pages, env)
     prefix = settings.prefix
     health = {"/healthz", f"{prefix}/healthz"}

@@ -9,14 +9,22 @@ entry, so their links lead nowhere.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from newsletter.config import Config, load_config
+from newsletter.errors import NewsletterError
 from newsletter.links import legacy_token
 from newsletter.models import Reader
 from newsletter.tokens import Purpose, Signer
 
+log = logging.getLogger(__name__)
+
+RELOAD_EVERY = 30.0  # seconds between two looks at the config file
 SHOWN = 6  # characters of a token a log line may show
 LEGACY_LENGTH = 24  # hex characters of a `?t=` token
 
@@ -71,6 +79,64 @@ class Directory:
         if reader is None:
             return Refused("legacy unsubscribe link refused (not ours)")
         return Visitor(reader, self._today())
+
+
+class Reloading:
+    """The readers of the config file as it is now: the file is looked at (its size and time)
+    at most every `every` seconds and loaded again when it changed, so that a reader added
+    while the app runs is found; an edit that does not load is logged and the previous
+    config kept, as `newsletter run` does. The web_url and the secret stay as started."""
+
+    def __init__(
+        self, config: Config, signer: Signer, today: Callable[[], date], every: float
+    ) -> None:
+        self._config = config
+        self._signer, self._today, self._every = signer, today, every
+        self._directory = Directory(config.readers, signer, today)
+        self._stamp = _stamp(config)
+        self._next = time.monotonic() + every
+        self._lock = threading.Lock()
+
+    @property
+    def config(self) -> Config:
+        self._refresh()
+        return self._config
+
+    def find(self, token: str, purpose: Purpose, subject: str = "") -> Visitor | Refused:
+        self._refresh()
+        return self._directory.find(token, purpose, subject)
+
+    def find_legacy(self, token: str) -> Visitor | Refused:
+        self._refresh()
+        return self._directory.find_legacy(token)
+
+    def _refresh(self) -> None:
+        if time.monotonic() < self._next:
+            return
+        with self._lock:
+            self._next = time.monotonic() + self._every
+            stamp = _stamp(self._config)
+            if stamp == self._stamp:
+                return
+            self._stamp = stamp
+            try:
+                config = load_config(self._config.path)
+            except NewsletterError as exc:
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                log.error("%s changed but does not load; the web app keeps the previous "
+                          "config: %s", self._config.path, first)  # fmt: skip
+                return
+            self._config = config
+            self._directory = Directory(config.readers, self._signer, self._today)
+            log.info("%s reloaded: %d readers", config.path, len(config.readers))
+
+
+def _stamp(config: Config) -> tuple[int, int] | None:
+    try:
+        found = config.path.stat()
+    except OSError:
+        return None
+    return found.st_size, found.st_mtime_ns
 
 
 def shortened(token: str) -> str:

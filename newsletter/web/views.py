@@ -17,6 +17,7 @@ from typing import Literal
 import jinja2
 from markupsafe import Markup
 
+from newsletter.config import Config
 from newsletter.links import VOTE_VALUES, ReaderLinks
 from newsletter.render.renderer import IssueRenderer
 from newsletter.render.text import long_date, one_line
@@ -24,7 +25,7 @@ from newsletter.render.views import Newsletter, PaperView
 from newsletter.status import ReaderStatus
 from newsletter.store import Store
 from newsletter.tokens import Purpose
-from newsletter.web.directory import Directory, Refused, Visitor
+from newsletter.web.directory import Refused, Reloading, Visitor
 from newsletter.web.forms import is_one_click
 from newsletter.web.issue import issue_of
 from newsletter.web.pages import Page, Pages
@@ -47,13 +48,16 @@ class Views:
     """The routes' work, over one config, one directory of readers and the page templates."""
 
     def __init__(
-        self, settings: WebSettings, directory: Directory, pages: Pages, env: jinja2.Environment
+        self, settings: WebSettings, directory: Reloading, pages: Pages, env: jinja2.Environment
     ) -> None:
-        self.config = settings.config
         self.links: ReaderLinks = settings.links
         self.directory = directory
         self.pages = pages
         self.env = env
+
+    @property
+    def config(self) -> Config:
+        return self.directory.config
 
     def _store(self) -> Store:
         return Store(self.config.state_path)
