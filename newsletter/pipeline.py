@@ -131,9 +131,11 @@ def preview_day(
             pending.append(reader)
     plan = select_day(session, day, pending, prepared)
     composer = Composer.of(session.config)
+    not_mailed = [(r.email, why.status.value, why.since[:10]) for r, why in suppressed]
     entries = write_preview(
-        plan, out, composer, now or datetime.now(UTC), sources=prepared.problems
-    )
+        plan, out, composer, now or datetime.now(UTC), sources=prepared.problems,
+        not_mailed=not_mailed,
+    )  # fmt: skip
     return Preview(plan, entries, prepared, already, suppressed)
 
 

@@ -73,12 +73,14 @@ def write_preview(
     now: datetime,
     *,
     sources: Sequence[Any] = (),
+    not_mailed: Sequence[tuple[str, str, str]] = (),
 ) -> list[PreviewEntry]:
     """Write each reader's issue, the message `send` would hand over, and the index (which
-    names the `sources` that failed or were stale: fetching.SourceOutcome)."""
+    names the `sources` that failed or were stale: fetching.SourceOutcome, and the readers
+    not mailed: (email, status, since))."""
     out.mkdir(parents=True, exist_ok=True)
     entries = [_write_reader(pick, out, composer, now) for pick in plan.picks]
-    write_index(composer.config, entries, out, plan.day, sources)
+    write_index(composer.config, entries, out, plan.day, sources, not_mailed)
     return entries
 
 
@@ -112,6 +114,7 @@ def write_index(
     out: Path,
     day: date | None,
     sources: Sequence[Any] = (),
+    not_mailed: Sequence[tuple[str, str, str]] = (),
 ) -> Path:
     template = environment(config.templates_dir).get_template("preview.html.j2")
     failed = [
@@ -124,6 +127,7 @@ def write_index(
         entries=entries,
         budget=HTML_BUDGET,
         failed_sources=failed,
+        not_mailed=not_mailed,
     )
     path = out / "index.html"
     write_atomic(path, page)

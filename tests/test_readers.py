@@ -243,6 +243,9 @@ def test_an_unsubscribed_reader_is_not_mailed_until_resubscribed(tmp_path: Path)
         preview = cli(path, "preview", "--date", str(DEMO_DAY), "--out", str(tmp_path / "p"),
                       env=env)  # fmt: skip
         assert "ada@example.org: unsubscribed since" in preview.stderr
+        index = (tmp_path / "p" / "index.html").read_text(encoding="utf-8")
+        assert "<li>ada@example.org: unsubscribed since " in index
+        assert not list((tmp_path / "p").glob("ada-*"))
         back = cli(path, "subscribers", "--resubscribe", "ada@example.org", env=env)
         assert "ada@example.org: resubscribed" in back.stdout
         again = cli(path, "send", "--date", str(DEMO_DAY), env=env)
