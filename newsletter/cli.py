@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from newsletter.checks import plural
+from newsletter.cli_inbox import inbox
 from newsletter.cli_log import history, status
 from newsletter.cli_options import (
     Group,
@@ -319,6 +320,7 @@ cli.add_command(history)
 cli.add_command(status)
 cli.add_command(subscribers)
 cli.add_command(serve)
+cli.add_command(inbox)
 
 
 def main() -> None:

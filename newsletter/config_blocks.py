@@ -74,6 +74,7 @@ class InboxConfig(Strict):
     password_env: EnvName = "NEWSLETTER_IMAP_PASSWORD"  # name of the environment variable
     folder: Line = "INBOX"  # where reports arrive
     done_folder: Line = "Processed"  # where handled messages are moved (created if missing)
+    plain_unsubscribe: bool = False  # also "unsubscribe" without a token, if DMARC/DKIM passed
     timeout: Number = Field(default=60.0, ge=0.1, le=3600)  # seconds per server reply
 
     password: Annotated[None, BeforeValidator(_reject_password)] = Field(default=None, exclude=True)

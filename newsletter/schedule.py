@@ -8,7 +8,9 @@ Jobs (all times are computed by APScheduler's cron triggers, in each job's own t
 - reload: the config file is checked every 30 s; an invalid edit is logged and the old config
   kept;
 - retry: a send that left issues deferred, or met a failed or stale source, runs again for its
-  group 30 minutes later, up to 6 times.
+  group 30 minutes later, up to 6 times;
+- inbox: with `newsletter.inbox`, the bounce mailbox is read every 15 minutes (bounces,
+  complaint reports, unsubscribes by mail).
 
 Every job has `coalesce=True` (a backlog of missed runs runs once), `max_instances=1` and a
 `misfire_grace_time` (a late job still runs within 6 hours; APScheduler's default of one second
@@ -57,6 +59,7 @@ RETRIES = 6
 RELOAD_SECONDS = 30
 FETCH_HOURS = "20-23"  # US Eastern: the announcement is at 20:00
 FETCH_MINUTE = 35
+INBOX_MINUTES = "*/15"  # the bounce mailbox is read every quarter of an hour
 JOB_DEFAULTS = {
     "misfire_grace_time": int(GRACE.total_seconds()),
     "coalesce": True,
@@ -76,6 +79,12 @@ def fetch_trigger() -> BaseTrigger:
     from apscheduler.triggers.cron import CronTrigger
 
     return CronTrigger(hour=FETCH_HOURS, minute=FETCH_MINUTE, timezone=ARXIV_TZ)
+
+
+def inbox_trigger() -> BaseTrigger:
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger(minute=INBOX_MINUTES, timezone=UTC)
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,16 @@ class Operator:
         specs = [JobSpec("fetch", fetch_trigger(), self.fetch)]
         for key, members in send_groups(self.config).items():
             specs.append(JobSpec(key, members.group.trigger(), self._sender(key)))
+        if self.config.newsletter.inbox is not None:
+            specs.append(JobSpec("inbox", inbox_trigger(), self.inbox))
         return specs
+
+    def inbox(self) -> None:
+        """Read the bounce mailbox once (an unusable mailbox is logged, never raised)."""
+        from newsletter.inbound.process import inbox_job
+
+        with self._lock:
+            inbox_job(self.config, self.clock())
 
     def _sender(self, key: str) -> Callable[[], SendReport | None]:
         return lambda: self.send(key)
