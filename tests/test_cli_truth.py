@@ -166,7 +166,10 @@ def test_status_counts_the_dates_actually_sent(sent_state: Path) -> None:
     result = newsletter("status", "-c", str(sent_state), "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert set(document) == {"now", "state", "next_sends", "last_fetches", "deliveries"}
+    assert set(document) == {"now", "state", "next_sends", "last_fetches", "deliveries", "readers"}
+    readers = document["readers"]
+    assert (readers["unsubscribed"], readers["bounced"], readers["complained"]) == (0, 0, 0)
+    assert readers["active"] == sum(row["subscribers"] for row in document["next_sends"])
     assert document["deliveries"] == [
         {"date": "2026-01-06", "sent": 1, "failed": 0, "deferred": 0, "in_doubt": 0,
          "sending": 0},
