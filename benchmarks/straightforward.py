@@ -23,8 +23,8 @@ from email.utils import format_datetime
 from types import TracebackType
 
 from newsletter import mail
-from newsletter.links import ReaderLinks
 from newsletter.config import Config
+from newsletter.links import ReaderLinks
 from newsletter.models import Selection
 from newsletter.render.issue import Layout, RenderedIssue
 from newsletter.render.renderer import IssueRenderer, renderer_for

@@ -4,7 +4,7 @@ Two steps, so that the network is touched once per run however the sending is sp
 - `prepare`: read the days each reader's next issue still misses from its sources, and the
   liked papers' text (the only step that uses the network);
 - `select_day`: choose every reader's papers from the store (no network), excluding what
-  already reached them.
+  already reached them, and taught by what they rated "more" or "less like this".
 
 A reader's issue draws on the papers listed since their previous issue (at most
 `CATCH_UP_DAYS` back; the first issue draws on the issue date alone): a Monday issue after a
@@ -24,7 +24,7 @@ from newsletter.fetching import FetchReport, SourceOutcome, fetch_pending
 from newsletter.models import Paper, Reader, Selection
 from newsletter.session import Session
 from newsletter.sources.http import Fetcher
-from newsletter.store import LastIssue, Store, StoredPaper
+from newsletter.store import LastIssue, Rating, Store, StoredPaper
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,8 @@ def prepare(session: Session, day: date, readers: Sequence[Reader]) -> Prepared:
 def select_day(
     session: Session, day: date, readers: Sequence[Reader], prepared: Prepared | None = None
 ) -> DayPlan:
-    """Select every reader's papers for the issue of `day` from the stored papers (what
-    `prepared` read already is not read again)."""
+    """Select every reader's papers for the issue of `day` from the stored papers and the
+    readers' ratings (what `prepared` read already is not read again)."""
     from newsletter.select import select
 
     store = session.store
@@ -111,7 +111,10 @@ def select_day(
     corpus = store.papers_for_day(day) or [stored.paper for stored in pool]
     liked = ready.liked if ready.liked is not None else _stored_liked(store, readers)
     profiles = [reader.profile for reader in readers]
-    selections = select(papers, profiles, day, liked=liked, delivered=delivered, corpus=corpus)
+    ratings = _ratings(store, readers, day)
+    selections = select(
+        papers, profiles, day, liked=liked, delivered=delivered, corpus=corpus, ratings=ratings
+    )
     picks = [Pick(r, s) for r, s in zip(readers, selections, strict=True)]
     return DayPlan(day, picks, horizon)
 
@@ -136,6 +139,29 @@ def _new_to(stored: StoredPaper, last: LastIssue | None, day: date, window: date
     if stored.first_day > last.day:
         return True
     return last.horizon is not None and stored.first_row > last.horizon
+
+
+def _ratings(
+    store: Store, readers: Sequence[Reader], day: date
+) -> dict[str, list[tuple[Paper, int]]]:
+    """Each reader's ratings with the rated papers, by profile email as `select` takes them
+    (one query for the ratings, one for the papers). Only ratings from issues before `day`
+    (or from no issue) count, so that choosing an issue again gives the same issue; a paper no
+    longer stored is left out."""
+    found = store.ratings([r.key for r in readers])
+    if not found:
+        return {}
+    ids = sorted({rating.paper_id for rated in found.values() for rating in rated})
+    papers = {paper.id: paper for paper in store.papers_by_ids(ids)}
+
+    def rated(ratings: list[Rating]) -> list[tuple[Paper, int]]:
+        return [
+            (papers[r.paper_id], r.vote)
+            for r in ratings
+            if r.paper_id in papers and (r.day is None or r.day < day)
+        ]
+
+    return {r.profile.email: rated(found[r.key]) for r in readers if r.key in found}
 
 
 def _stored_liked(store: Store, readers: Sequence[Reader]) -> dict[str, Paper]:

@@ -1,20 +1,26 @@
 """Pick each reader's papers of the day, best first, with the reasons for every pick.
 
-Pure: papers, profiles, liked papers and what was already delivered come in; selections go out.
-No clock, no I/O, so the same input always gives the same issue.
+Pure: papers, profiles, liked papers, ratings and what was already delivered come in;
+selections go out. No clock, no I/O, so the same input always gives the same issue.
 
 Scoring, per reader and paper:
-- explicit signals: a keyword in the title, a followed author. A paper with one of these is in
-  the upper tier, score in [0.5, 1]; every other paper stays below 0.5, so explicit matches
-  always rank above pure similarity;
+- explicit signals: a keyword in the title, a followed author. A paper with one of these scores
+  at least EXPLICIT_FLOOR; a paper matched by nothing but similarity to the reader's text and
+  the reader's model stays below it, so explicit matches always rank above pure similarity;
 - supporting signals: a keyword in the abstract, the reader's arXiv categories (primary or
   cross-list), TF-IDF similarity to the reader's description and keywords, similarity to the
-  papers the reader liked;
-- signals combine as a noisy-OR of their strengths (each adds, none alone saturates);
+  papers the reader liked (in the config) or rated "more like this", and - from a handful of
+  ratings - the reader's own linear model learnt from them (`feedback.py`);
+- signals combine as a noisy-OR of their strengths (each adds, none alone saturates); the
+  model's no scales the result down, within its tier;
+- closeness to a paper the reader rated "less like this" scales the final score down, below
+  the explicit floor if need be: the reader said so;
 - Hugging Face upvotes only break ties: they add less than any relevance signal can.
 A paper needs at least one real match to be picked: an explicit signal, a keyword in the
-abstract, enough similarity, or - for a reader who gave nothing but categories - its category.
-`exclude` phrases drop a paper; papers already delivered to the reader are never picked again.
+abstract, enough similarity, the model's support, or - for a reader who gave nothing but
+categories - its category. `exclude` phrases drop a paper; papers already delivered to the
+reader, or rated "less like this", are never picked again. Readers without ratings cost nothing
+more and get the same picks as if ratings did not exist.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from datetime import date
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
+from newsletter import feedback
+from newsletter.feedback import LIKED_FULL, LIKED_MIN, ChunkTaste, Ratings, Taste, liked_best
 from newsletter.matching import PaperIndex, Postings, Tfidf, Vectors, is_acronym
 from newsletter.models import Paper, Profile, SelectedPaper, Selection
 
@@ -34,9 +42,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 DESCRIPTION_MIN = 0.08  # cosine similarity below which a description match is noise
-LIKED_MIN = 0.15
 DESCRIPTION_FULL = 0.35  # similarity that counts as a strong match
-LIKED_FULL = 0.45
 TRENDING_UPVOTES = 10
 UPVOTE_WEIGHT = 0.004
 EXPLICIT_FLOOR = 0.45
@@ -47,12 +53,13 @@ CHUNK = 512  # readers scored together: a readers x papers block of floats at a 
 
 @dataclass(frozen=True)
 class _Similarity:
-    """TF-IDF vectors of the day's papers, the readers' text and the liked papers."""
+    """TF-IDF vectors of the day's papers, the readers' text, the liked and rated papers."""
 
     papers: Postings | None  # None when no word survives the stop list
     queries: Vectors | None  # one row per reader (description + keywords)
     to_liked: NDArray[np.float32] | None  # liked papers x papers, cosine
     liked_row: Mapping[str, int]
+    rated: feedback.Examples | None = None  # None: nobody rated a paper
 
     def to_profiles(self, start: int, stop: int) -> NDArray[np.float64] | None:
         """Cosine similarity of readers start..stop to every paper."""
@@ -115,28 +122,38 @@ def select(
     liked: Mapping[str, Paper] | None = None,
     delivered: Mapping[str, set[str]] | None = None,
     corpus: Sequence[Paper] | None = None,
+    ratings: Ratings | None = None,
 ) -> list[Selection]:
     """One Selection per profile, in profile order.
 
     Word weights (TF-IDF) are learnt from `corpus` (default: `papers`) alone, so that a
     reader's picks do not depend on who else is selected in the same call: pass the same corpus
     for a preview of one reader, a send to all of them, or a share of them in a worker.
+    `delivered` and `ratings` (each reader's rated papers with +1 or -1, oldest first) are keyed
+    by `Profile.email`.
     """
-    liked = liked or {}
-    delivered = delivered or {}
+    liked, delivered, ratings = liked or {}, delivered or {}, ratings or {}
     if not papers:
         return [Selection(profile, day, ()) for profile in profiles]
-    today = _Day.build(papers, _similarities(papers, profiles, liked, corpus or papers))
+    similarity = _similarities(papers, profiles, liked, corpus or papers, ratings)
+    today = _Day.build(papers, similarity)
     selections = []
     for start in range(0, len(profiles), CHUNK):
         chunk = profiles[start : start + CHUNK]
-        description = today.similarity.to_profiles(start, start + len(chunk))
-        scores = _scores(chunk, description, today)
+        description = similarity.to_profiles(start, start + len(chunk))
+        taste = ChunkTaste.of([p.email for p in chunk], similarity.rated, similarity.papers)
+        scores = _scores(chunk, description, today, taste)
         for offset, profile in enumerate(chunk):
             explainer = _Explainer(
-                profile, None if description is None else description[offset], today
+                profile,
+                None if description is None else description[offset],
+                today,
+                None if taste is None else taste.readers[offset],
             )
-            picked = _pick(profile, scores[offset], today, delivered.get(profile.email, set()))
+            seen = delivered.get(profile.email, set())
+            if profile.email in ratings:
+                seen = seen | feedback.disliked_ids(ratings[profile.email])
+            picked = _pick(profile, scores[offset], today, seen)
             selections.append(
                 Selection(profile, day, tuple(explainer.explain(picked, scores[offset])))
             )
@@ -163,12 +180,16 @@ def _pick(profile: Profile, scores: NDArray[np.float64], today: _Day, seen: set[
 
 
 def _scores(
-    chunk: Sequence[Profile], description: NDArray[np.float64] | None, today: _Day
+    chunk: Sequence[Profile],
+    description: NDArray[np.float64] | None,
+    today: _Day,
+    taste: ChunkTaste | None = None,
 ) -> NDArray[np.float64]:
     """Every paper's score for each reader of the chunk; -1 for a paper with no real match.
 
     Signals combine as a noisy-OR: score = 1 - prod(1 - strength). The first keyword found in
     the title or abstract counts more when the paper is also close to the reader's text overall.
+    Ratings (`taste`) add to the liked papers' signal and a model's support, then scale down.
     """
     import numpy as np
 
@@ -181,7 +202,10 @@ def _scores(
         topical = np.full((rows, size), 0.5)
     else:
         topical = np.where(has_query, np.minimum(1.0, description / DESCRIPTION_FULL), 0.5)
-    liked = _liked_best(chunk, today)
+    similarity = today.similarity
+    liked = liked_best([p.liked for p in chunk], similarity.to_liked, similarity.liked_row, size)
+    if taste is not None:
+        liked[taste.rows] = np.maximum(liked[taste.rows], taste.up)
 
     # prod(1 - strength), one factor per signal; repeated hits multiply by a power
     keep = np.where(in_title > 0, 0.65 - 0.4 * topical, 1.0)
@@ -195,6 +219,8 @@ def _scores(
     keep *= np.where(liked_hit, 1 - 0.6 * np.minimum(1.0, liked / LIKED_FULL), 1.0)
     primary, listed = _category_hits(chunk, today)
     keep *= np.where(primary, 0.9, np.where(listed, 0.95, 1.0))
+    if taste is not None:  # the model's yes is one more signal, its no scales the rest down
+        keep[taste.rows] = 1 - (1 - keep[taste.rows] * (1 - taste.boost)) * taste.doubt
     score = 1 - keep
 
     explicit = (in_title > 0) | (by_author > 0)
@@ -202,6 +228,9 @@ def _scores(
     supported = explicit | (in_body > 0) | liked_hit | (listed & categories_only)
     score = np.where(explicit, np.maximum(score, EXPLICIT_FLOOR), score)
     score = np.where(~explicit & ~supported, np.minimum(score, EXPLICIT_FLOOR - 0.01), score)
+    if taste is not None:
+        score[taste.rows] *= taste.damping
+        description_hit[taste.rows] |= taste.boost > 0  # the model may pick, like the description
     score = np.round(score * (1 - UPVOTE_WEIGHT) + today.upvote_bonus, 4)
     return np.where(supported | description_hit, score, -1.0)
 
@@ -241,21 +270,6 @@ def _hit_counts(
     return counts(title), counts(body), counts(author)
 
 
-def _liked_best(chunk: Sequence[Profile], today: _Day) -> NDArray[np.float64]:
-    """Readers x papers: the highest similarity to any of the reader's liked papers (-1: none)."""
-    import numpy as np
-
-    similarity = today.similarity
-    best = np.full((len(chunk), len(today.index.papers)), -1.0)
-    if similarity.to_liked is None:
-        return best
-    for row, profile in enumerate(chunk):
-        liked_rows = [similarity.liked_row[i] for i in profile.liked if i in similarity.liked_row]
-        if liked_rows:
-            best[row] = similarity.to_liked[liked_rows].max(axis=0)
-    return best
-
-
 def _category_hits(
     chunk: Sequence[Profile], today: _Day
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
@@ -274,7 +288,11 @@ class _Explainer:
     """Builds the reasons for one reader's picks; look-ups are done once per reader."""
 
     def __init__(
-        self, profile: Profile, description: NDArray[np.float64] | None, today: _Day
+        self,
+        profile: Profile,
+        description: NDArray[np.float64] | None,
+        today: _Day,
+        taste: Taste | None = None,
     ) -> None:
         index, similarity = today.index, today.similarity
         self.papers = index.papers
@@ -290,6 +308,7 @@ class _Explainer:
             if similarity.to_liked is not None and liked_id in similarity.liked_row
         ]
         self.categories = profile.categories
+        self.taste = taste
 
     def explain(self, picked: list[int], scores: NDArray[np.float64]) -> list[SelectedPaper]:
         return [SelectedPaper(self.papers[i], float(scores[i]), self.reasons(i)) for i in picked]
@@ -310,6 +329,8 @@ class _Explainer:
             value, liked_id = max(((float(row[i]), k) for k, row in self.liked), key=lambda t: t[0])
             if value >= LIKED_MIN:
                 reasons.append((0.5 * value, f"similar to your liked paper {liked_id}"))
+        if self.taste is not None:
+            reasons += self.taste.reasons(i)
         paper = self.papers[i]
         category = _category_reason(self.categories, paper)
         if category:
@@ -354,9 +375,10 @@ def _similarities(
     profiles: Sequence[Profile],
     liked: Mapping[str, Paper],
     corpus: Sequence[Paper],
+    ratings: Ratings,
 ) -> _Similarity:
-    """Fit TF-IDF on `corpus`, then place the papers, the liked papers and the profiles' queries
-    in it; products with the readers are taken per chunk."""
+    """Fit TF-IDF on `corpus`, then place the papers, the liked and rated papers and the
+    profiles' queries in it; products with the readers are taken per chunk."""
     liked_ids = sorted({i for p in profiles for i in p.liked if i in liked})
     tfidf = Tfidf([_document(p) for p in corpus])
     if not tfidf.vocabulary:  # no word that is not a stop word: nothing to compare
@@ -369,4 +391,6 @@ def _similarities(
     to_liked = None
     if liked_ids:
         to_liked = paper_vectors.cosines(tfidf.transform(_document(liked[i]) for i in liked_ids))
-    return _Similarity(paper_vectors, queries, to_liked, {i: n for n, i in enumerate(liked_ids)})
+    rated = feedback.Examples.build(ratings, tfidf, _document, paper_vectors)
+    liked_row = {i: n for n, i in enumerate(liked_ids)}
+    return _Similarity(paper_vectors, queries, to_liked, liked_row, rated)
