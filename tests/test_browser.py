@@ -28,7 +28,7 @@ from tests.test_render import selection
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
-FLAGS = [
+HEADLESS = [  # Chromium without a screen, and without reaching for the (closed) network
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -37,6 +37,9 @@ FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+]
+FLAGS = [
+    *HEADLESS,
     "--hide-scrollbars",
     "--enable-logging=stderr",
     "--v=0",
@@ -210,9 +213,7 @@ def illegible(report: dict[str, Any]) -> list[str]:
 @pytest.fixture(scope="module")
 def long_issue() -> str:
     """An issue with full cards and a compact list."""
-    renderer = IssueRenderer(
-        Newsletter("Paper Digest", "digest@example.org", web_links())
-    )
+    renderer = IssueRenderer(Newsletter("Paper Digest", "digest@example.org", web_links()))
     return renderer.render(selection(300), "ada@example.org", "Ada").html
 
 

@@ -222,20 +222,25 @@ def test_the_unit_runs_unprivileged_with_a_writable_state_directory() -> None:
 
 
 def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
+    verify_unit(SERVICE, tmp_path)
+
+
+def verify_unit(service: Path, tmp_path: Path) -> None:
+    """`systemd-analyze verify` finds nothing to say about the unit `service`."""
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze is not installed")
     # the venv path in ExecStart does not exist here: verify a copy that runs an existing binary
     executable = shutil.which("newsletter") or sys.executable
     text = re.sub(
-        r"^ExecStart=\S+", f"ExecStart={executable}", SERVICE.read_text("utf-8"), flags=re.M
+        r"^ExecStart=\S+", f"ExecStart={executable}", service.read_text("utf-8"), flags=re.M
     )
-    copy = tmp_path / SERVICE.name
+    copy = tmp_path / service.name
     copy.write_text(text, encoding="utf-8")
     result = subprocess.run(
         [analyze, "verify", str(copy)], capture_output=True, text=True, cwd=tmp_path, timeout=120
     )
-    ours = [line for line in (result.stdout + result.stderr).splitlines() if SERVICE.name in line]
+    ours = [line for line in (result.stdout + result.stderr).splitlines() if service.name in line]
     assert result.returncode == 0 and not ours, result.stdout + result.stderr
 
 

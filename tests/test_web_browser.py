@@ -15,21 +15,12 @@ from newsletter.models import Selection
 from newsletter.render.renderer import renderer_for
 from newsletter.status import ReaderStatus
 from newsletter.tokens import PREVIOUS_SECRET_ENV, SECRET_ENV
+from tests.test_browser import HEADLESS
 from tests.webapp import ADA, DAY, SECRET, Site, paper, picked, running_site
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1024,900",
-]
+FLAGS = [*HEADLESS, "--window-size=1024,900"]
 WAIT = 30.0  # seconds for a page to load
 
 

@@ -9,7 +9,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import click
@@ -21,7 +20,7 @@ from newsletter.tokens import LEGACY_SECRET_ENV, PREVIOUS_SECRET_ENV, SECRET_ENV
 from newsletter.web.forms import MAX_BODY
 from newsletter.web.settings import DEFAULT_HOST, DEFAULT_PORT
 from tests.conftest import REPO
-from tests.test_ops_docs import install_problems, invocations, unit
+from tests.test_ops_docs import install_problems, invocations, unit, verify_unit
 
 DOCS = REPO / "docs"
 SERVICE = DOCS / "newsletter-web.service"
@@ -109,23 +108,7 @@ def test_the_unit_installs_the_released_tool_with_its_web_extra() -> None:
 
 
 def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze is not installed")
-    executable = shutil.which("newsletter") or sys.executable
-    text = re.sub(
-        r"^ExecStart=\S+", f"ExecStart={executable}", SERVICE.read_text("utf-8"), flags=re.M
-    )
-    copy = tmp_path / SERVICE.name
-    copy.write_text(text, encoding="utf-8")
-    result = subprocess.run(
-        [analyze, "verify", str(copy)], capture_output=True, text=True, cwd=tmp_path, timeout=120
-    )
-    ours = [line for line in (result.stdout + result.stderr).splitlines() if SERVICE.name in line]
-    assert result.returncode == 0 and not ours, result.stdout + result.stderr
-
-
-# --- the reverse proxies ---------------------------------------------------------------------
+    verify_unit(SERVICE, tmp_path)
 
 
 def test_nginx_proxies_the_public_host_to_the_app_with_the_clients_address() -> None:
