@@ -13,13 +13,19 @@ starts an SMTP sink in another process (`sink.py`) and times, median of R runs:
   subprocess on a fresh state database (it picks up any option given with --cli-args, e.g.
   `--cli-args="--workers 2"`). Straightforward: the sum of its stages and the shared ones,
   measured in one run;
-- `newsletter --help` start-up time and peak RSS (this process, and the largest child).
+- `newsletter --help` start-up time and peak RSS (this process, and the largest child);
+- a relay far away (`--rtt 0,20,50`): for each round trip, a sink that answers that late
+  (`sink.py --rtt`), and, on the same data, both designs end to end as commands: `newsletter
+  send` (smtp limits `RELAY`) and `straightforward.py` (one process, a connection per message).
+  Per run: messages/s, wall time, CPU seconds per 1,000 messages of the whole command with its
+  children (fixed costs included: `os.wait4`), its peak RSS, connections, the sink's CPU.
 
 Prints one table and writes the numbers to --out (JSON). The sink must receive exactly one
 message per reader with papers, per design and per run, or the benchmark fails.
 
     python benchmarks/pipeline.py [--subscribers 10000] [--papers 2000] [--runs 3] [--quick]
         [--out benchmarks/results.json] [--data DIR] [--cli-args ARGS]
+        [--rtt 0,20,50] [--rtt-designs real,straightforward] [--rtt-only]
 """
 
 from __future__ import annotations
@@ -71,6 +77,8 @@ PER_DESIGN = ("rendering", "message building", "SMTP")
 STAGES = (*SHARED, *PER_DESIGN, "in-process total", "end to end")
 GENERATION = ("selection", "rendering", "message building")
 CHECKED = 3  # readers whose HTML must be the same in both designs before anything is timed
+RELAY = {"max_connections": 20}  # `newsletter send`'s smtp limits against a far relay (the
+# concurrency Postfix's own client allows one destination by default)
 
 
 class BenchmarkError(RuntimeError):
@@ -134,7 +142,8 @@ class RealDesign:
         assert config.newsletter.smtp is not None, "the benchmark config has an smtp block"
         self.renderer = renderer_for(config)
         self.letterhead = letterhead
-        self.backend = SmtpBackend(config.newsletter.smtp)
+        one = {"max_messages_per_connection": 1_000_000}  # this stage: one connection
+        self.backend = SmtpBackend(config.newsletter.smtp.model_copy(update=one))
 
     def render(self, selection: Selection) -> RenderedIssue:
         profile = selection.profile
@@ -291,6 +300,7 @@ class Results:
     startup: list[float] = field(default_factory=list)
     imports: list[float] = field(default_factory=list)  # before the first selection of a run
     cli_output: str = ""
+    relay: list[dict[str, Any]] = field(default_factory=list)  # one row per design and rtt
 
     def add(self, design: str, stage: str, seconds: float) -> None:
         self.seconds[design][stage].append(seconds)
@@ -396,6 +406,98 @@ def cli_run(data: DataSet, sink: Sink, extra: Sequence[str], results: Results) -
     results.rss_mb["largest child"] = peak_rss_mb(resource.RUSAGE_CHILDREN)
 
 
+# ---------------------------------------------------------------------------- a far relay
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One command's run: wall seconds, CPU of it and its children, its peak RSS, stdout."""
+
+    seconds: float
+    cpu: float
+    rss_mb: float
+    output: str
+
+
+def measured(command: Sequence[str]) -> Measured:
+    """Run `command`; its own resource usage (`os.wait4`), whatever else this process runs."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err, env=cli_env())
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        output, errors = out.read().decode(), err.read().decode()
+    if process.returncode != 0:
+        raise BenchmarkError(f"{shlex.join(command)} failed:\n{output}{errors}")
+    rss = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    return Measured(seconds, usage.ru_utime + usage.ru_stime, rss, output.strip())
+
+
+def relay_config(data: DataSet, port: int, name: str, limits: dict[str, int]) -> Path:
+    """The day's config sending to `port`, with these smtp limits, written beside it."""
+    text = data.config.read_text(encoding="utf-8")
+    old = f"    port: {data.port}\n"
+    if old not in text:
+        raise BenchmarkError(f"{data.config}: no smtp port {data.port}")
+    lines = "".join(f"    {key}: {value}\n" for key, value in limits.items())
+    path = data.folder / name
+    path.write_text(text.replace(old, f"    port: {port}\n{lines}", 1), encoding="utf-8")
+    return path
+
+
+def relay_command(design: str, config: Path, data: DataSet, extra: Sequence[str]) -> list[str]:
+    if design == "real":
+        fresh_state(data.state)
+        return [*newsletter_command(), "send", "-c", str(config), "--date", str(data.day), *extra]
+    return [sys.executable, str(HERE / "straightforward.py"), str(config), str(data.day)]
+
+
+def relay_runs(data: DataSet, args: Arguments, results: Results, progress: Progress) -> None:
+    """Both designs end to end against a sink `rtt` ms away, for each round trip."""
+    for rtt in args.rtts:
+        with Sink(rtt=rtt / 1000) as sink:
+            for design in args.rtt_designs:
+                limits = {**RELAY, **args.relay} if design == "real" else {}
+                config = relay_config(data, sink.port, f"relay-{design}-{rtt}.yaml", limits)
+                progress(f"{design}: end to end, the relay {rtt} ms away")
+                sink.reset()
+                run = measured(relay_command(design, config, data, args.cli_args))
+                received = sink.count()
+                expect_sent(run.output, received.messages)
+                results.relay.append({
+                    "design": design, "rtt_ms": rtt, "messages": received.messages,
+                    "seconds": run.seconds, "messages_per_second": received.messages / run.seconds,
+                    "cpu_seconds": run.cpu,
+                    "cpu_seconds_per_1000": 1000 * run.cpu / max(received.messages, 1),
+                    "peak_rss_mb": run.rss_mb, "connections": received.connections,
+                    "sink_cpu_seconds": received.cpu_seconds,
+                })  # fmt: skip
+    counts = {row["messages"] for row in results.relay}
+    if len(counts) > 1:
+        raise BenchmarkError(f"the designs sent different numbers of messages: {counts}")
+
+
+def relay_table(results: Results, relay: dict[str, int]) -> str:
+    head = (f"{'design':<16}{'rtt':>6}{'messages':>10}{'wall s':>9}{'msg/s':>8}"
+            f"{'CPU s/1000':>12}{'peak RSS MB':>13}{'conns':>7}{'sink CPU s':>12}")  # fmt: skip
+    lines = [head, "-" * len(head)]
+    for row in results.relay:
+        lines.append(
+            f"{row['design']:<16}{row['rtt_ms']:>4} ms{row['messages']:>10}"
+            f"{row['seconds']:>9.1f}{row['messages_per_second']:>8.1f}"
+            f"{row['cpu_seconds_per_1000']:>12.1f}{row['peak_rss_mb']:>13.0f}"
+            f"{row['connections']:>7}{row['sink_cpu_seconds']:>12.1f}"
+        )
+    lines.append(
+        f"real: `newsletter send` with smtp {relay}; straightforward: `straightforward.py`, one "
+        "process, a new connection per message. CPU: the command and its children, end to end."
+    )
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------- report
 
 
@@ -490,6 +592,7 @@ def write_json(path: Path, results: Results, numbers: dict[str, Any], args: Argu
         "sink": {design: runs for design, runs in results.received.items()},
         "peak_rss_mb": results.rss_mb,
         "cli_output": results.cli_output,
+        "relay": results.relay,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
@@ -510,6 +613,10 @@ class Arguments:
     data: Path | None
     cli_args: tuple[str, ...]
     quiet: bool
+    rtts: tuple[int, ...] = (0, 20, 50)  # ms
+    rtt_designs: tuple[str, ...] = ("real", "straightforward")
+    rtt_only: bool = False
+    relay: dict[str, int] = field(default_factory=dict)  # smtp limits instead of RELAY's
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> Arguments:
@@ -526,6 +633,10 @@ def parse_arguments(argv: Sequence[str] | None = None) -> Arguments:
         "--cli-args", default="", help='added to `newsletter send`, e.g. --cli-args="--workers 2"'
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--rtt", help="round trips to the sink, ms (default 0,20,50; quick: 0)")
+    parser.add_argument("--rtt-designs", default="real,straightforward", help="in those runs")
+    parser.add_argument("--rtt-only", action="store_true", help="only the far-relay runs")
+    parser.add_argument("--max-connections", type=int, help=f"in those runs (default {RELAY})")
     args = parser.parse_args(argv)
     quick = args.quick
     subscribers = pipeline_data.QUICK_SUBSCRIBERS if quick else pipeline_data.DEFAULT_SUBSCRIBERS
@@ -538,6 +649,10 @@ def parse_arguments(argv: Sequence[str] | None = None) -> Arguments:
         data=args.data,
         cli_args=tuple(shlex.split(args.cli_args)),
         quiet=args.quiet,
+        rtts=tuple(int(ms) for ms in (args.rtt or ("0" if quick else "0,20,50")).split(",")),
+        rtt_designs=tuple(args.rtt_designs.split(",")),
+        rtt_only=args.rtt_only,
+        relay={"max_connections": args.max_connections} if args.max_connections else {},
     )
 
 
@@ -558,6 +673,9 @@ def benchmark(args: Arguments, folder: Path, progress: Progress) -> Results:
         data = pipeline_data.write(
             folder, subscribers=args.subscribers, papers=args.papers, port=sink.port
         )
+        if args.rtt_only:
+            relay_runs(data, args, results, progress)
+            return results
         time_startup(max(args.runs, 3), results)
         for run in range(args.runs):
             progress(f"run {run + 1}/{args.runs}: newsletter send (CLI)")
@@ -567,6 +685,7 @@ def benchmark(args: Arguments, folder: Path, progress: Progress) -> Results:
             in_process_run(data, sink, results, progress)
     for received in results.received["end to end (CLI)"]:
         expect_messages("end to end (CLI)", received["messages"], results.sizes["messages"])
+    relay_runs(data, args, results, progress)
     return results
 
 
@@ -578,6 +697,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         with tempfile.TemporaryDirectory(prefix="newsletter-bench-") as scratch:
             results = benchmark(args, Path(scratch), progress)
+    if args.rtt_only:
+        print(relay_table(results, {**RELAY, **args.relay}))
+        args.out.write_text(json.dumps({"relay": results.relay}, indent=2) + "\n")
+        print(f"wrote {args.out}")
+        return
     numbers = summary(results)
     sizes = results.sizes
     print(
@@ -589,6 +713,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli = results.received["end to end (CLI)"][-1]
     command = shlex.join(["newsletter", "send", *args.cli_args])
     print(f"{command}: {cli['connections']} SMTP connection(s)")
+    print(relay_table(results, {**RELAY, **args.relay}))
     write_json(args.out, results, numbers, args)
     print(f"wrote {args.out}")
 

@@ -15,11 +15,23 @@ As a library:
         ...send to 127.0.0.1:sink.port...
         received = sink.count()
 
-Standalone (prints `ready PORT`, then reads the commands above): python benchmarks/sink.py
+Standalone (prints `ready PORT`, then reads the commands above):
+
+    python benchmarks/sink.py [--rtt MS] [--no-pipelining]
+
+`--rtt MS` (`Sink(rtt=0.05)`): a relay that far away. Every reply but the 221 to QUIT (the
+greeting, EHLO, MAIL, RCPT, DATA, the end of the data) leaves MS milliseconds after the command
+it answers arrived, as over a network with that round trip: the sink goes on reading while a
+reply waits (asyncio, so it stays concurrent), and commands that arrive together (PIPELINING)
+are answered together, one round trip for the group. (A sleep before each reply would make a
+pipelined group cost one round trip per command, which no network does.) The sink offers
+PIPELINING unless `--no-pipelining`.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import resource
 import socket
 import subprocess
@@ -91,14 +103,17 @@ def _cpu_seconds() -> float:
 class _Handler:
     """aiosmtpd handler: accept every recipient and message, count, keep nothing."""
 
-    def __init__(self, counter: _Counter) -> None:
+    def __init__(self, counter: _Counter, pipelining: bool = True) -> None:
         self.counter = counter
+        self.pipelining = pipelining
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
         self.counter.connection()
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
         return responses
 
     async def handle_HELO(self, server: Any, session: Any, envelope: Any, hostname: str) -> str:
@@ -118,15 +133,46 @@ def _free_port() -> int:
     return port
 
 
-def _start(counter: _Counter) -> Any:
+def _latent_server(rtt: float) -> Any:
+    """aiosmtpd's server class, its replies delayed by `rtt` seconds (see the docstring)."""
+    from aiosmtpd.smtp import SMTP
+
+    class LatentSMTP(SMTP):  # type: ignore[misc]
+        _due = 0.0
+
+        async def push(self, status: Any) -> None:
+            text = status if isinstance(status, str) else status.decode()
+            if not rtt or text.startswith("221"):
+                await super().push(status)
+                return
+            data = text.encode("utf-8" if self.enable_SMTPUTF8 else "ascii") + b"\r\n"
+            loop = asyncio.get_running_loop()
+            self._due = max(loop.time() + rtt, self._due + 1e-6)  # replies stay in order
+            loop.call_at(self._due, self._write, data)
+
+        def _write(self, data: bytes) -> None:
+            if self.transport is not None and not self.transport.is_closing():
+                self._writer.write(data)
+
+    return LatentSMTP
+
+
+def _start(counter: _Counter, rtt: float = 0.0, pipelining: bool = True) -> Any:
     """A started aiosmtpd Controller (it cannot bind port 0: probe, retry if taken)."""
     from aiosmtpd.controller import Controller
 
+    server = _latent_server(rtt)
+
+    class LatentController(Controller):  # type: ignore[misc]
+        def factory(self) -> Any:
+            return server(self.handler, **self.SMTP_kwargs)
+
     problem: Exception | None = None
     for _ in range(START_ATTEMPTS):
-        controller = Controller(
-            _Handler(counter), hostname="127.0.0.1", port=_free_port(), data_size_limit=None
-        )
+        controller = LatentController(
+            _Handler(counter, pipelining), hostname="127.0.0.1", port=_free_port(),
+            data_size_limit=None,
+        )  # fmt: skip
         try:
             controller.start()  # returns once the server answers a connection
         except (OSError, RuntimeError) as exc:
@@ -136,10 +182,10 @@ def _start(counter: _Counter) -> Any:
     raise SinkError(f"cannot start the SMTP sink: {problem}")
 
 
-def serve(commands: IO[str], replies: IO[str]) -> None:
+def serve(commands: IO[str], replies: IO[str], rtt: float = 0.0, pipelining: bool = True) -> None:
     """The child: start the server, announce its port, answer commands until stop or EOF."""
     counter = _Counter()
-    controller = _start(counter)
+    controller = _start(counter, rtt, pipelining)
     print(f"ready {controller.port}", file=replies, flush=True)
     try:
         for raw in commands:
@@ -159,14 +205,18 @@ def serve(commands: IO[str], replies: IO[str]) -> None:
 class Sink:
     """The sink's child process, seen from the sender."""
 
-    def __init__(self) -> None:
+    def __init__(self, rtt: float = 0.0, pipelining: bool = True) -> None:
         self._process: subprocess.Popen[str] | None = None
         self.port = 0
         self.final: Received | None = None
+        self.rtt = rtt  # seconds
+        self.pipelining = pipelining
 
     def start(self) -> None:
+        options = ["--rtt", f"{self.rtt * 1000:g}"]
+        options += [] if self.pipelining else ["--no-pipelining"]
         self._process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve())],
+            [sys.executable, str(Path(__file__).resolve()), *options],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -245,4 +295,8 @@ def _check_accepting(port: int) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.stdin, sys.stdout)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rtt", type=float, default=0.0, help="round trip in milliseconds")
+    parser.add_argument("--no-pipelining", action="store_true", help="do not offer PIPELINING")
+    arguments = parser.parse_args()
+    serve(sys.stdin, sys.stdout, arguments.rtt / 1000, not arguments.no_pipelining)

@@ -9,10 +9,17 @@ On the same selections as the real design:
    headers, `set_content(text)` and `add_alternative(html)`, transfer encodings left to the
    `email` package, flattened with `as_bytes()`;
 3. send it over a new `smtplib.SMTP` connection (connect, EHLO, MAIL, RCPT, DATA, QUIT).
+
+End to end, as one command (what `pipeline.py` times beside `newsletter send`): load the
+config, read the day's listing into a fresh state database, select, then the three steps above
+for every reader with papers, one after another; prints `sent N`.
+
+    python benchmarks/straightforward.py CONFIG DAY
 """
 
 from __future__ import annotations
 
+import argparse
 import email.policy
 import smtplib
 from dataclasses import dataclass
@@ -20,6 +27,7 @@ from datetime import date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 from types import TracebackType
 
 from newsletter import mail
@@ -136,3 +144,43 @@ class ConnectionPerMessage:
         traceback: TracebackType | None,
     ) -> None:
         """Nothing stays open between messages."""
+
+
+def send_day(config: Config, day: date, state: Path) -> int:
+    """The whole day the straightforward way, into a fresh `state`; the messages sent."""
+    from newsletter.fetching import fetch_day
+    from newsletter.select import select
+    from newsletter.sources.http import Fetcher, make_client
+    from newsletter.store import Store
+
+    for suffix in ("", "-wal", "-shm"):
+        state.with_name(state.name + suffix).unlink(missing_ok=True)
+    with Store(state) as store, make_client(None) as client:
+        fetch_day(config, day, store, Fetcher(client, store))
+        papers = store.papers_for_day(day)
+    selections = select(papers, [reader.profile for reader in config.readers], day)
+    renderer = OnePieceRenderer.of(config)
+    letterhead = Letterhead.of(config, day, datetime.now().astimezone())
+    smtp = config.newsletter.smtp
+    assert smtp is not None, "the benchmark config has an smtp block"
+    sender = ConnectionPerMessage(smtp.host, smtp.effective_port)
+    for selection in selections:
+        if selection.should_send:
+            sender.send(message_bytes(renderer.issue(selection), selection, letterhead))
+    return sender.sent
+
+
+def main() -> None:
+    from newsletter.config import load_config
+
+    parser = argparse.ArgumentParser(description="the straightforward design, end to end")
+    parser.add_argument("config", type=Path)
+    parser.add_argument("day", type=date.fromisoformat)
+    args = parser.parse_args()
+    config = load_config(args.config)
+    sent = send_day(config, args.day, args.config.with_name("straightforward.db"))
+    print(f"{args.day}: sent {sent}")
+
+
+if __name__ == "__main__":
+    main()

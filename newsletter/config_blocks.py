@@ -48,6 +48,13 @@ class SmtpConfig(Strict):
     username: OptionalLine = None
     password_env: EnvName = "NEWSLETTER_SMTP_PASSWORD"  # name of the environment variable
     timeout: Number = Field(default=120.0, ge=0.1, le=3600)  # seconds; "." may take minutes
+    # the relay's limits, for all worker processes together: connections open at once (the
+    # most an earlier release opened: one per worker, four workers), messages started per
+    # second (0: no limit of our own; the relay's 4xx replies still slow us down), and
+    # messages over one connection before it is closed and another opened
+    max_connections: Count = Field(default=4, ge=1, le=100)
+    max_rate: Number = Field(default=0.0, ge=0, le=10_000)
+    max_messages_per_connection: Count = Field(default=100, ge=1, le=1_000_000)
 
     # never read: present only so that `password:` gets a message pointing to `password_env`
     password: Annotated[None, BeforeValidator(_reject_password)] = Field(default=None, exclude=True)

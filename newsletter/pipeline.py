@@ -87,14 +87,22 @@ def mailed(
 
 def worker_count(session: Session, readers: int, options: SendOptions) -> int:
     """The processes a run sends from: as asked, else one per core (up to `MAX_WORKERS`) from
-    `PARALLEL_FROM` readers on, for backends that deliver outside this process."""
+    `PARALLEL_FROM` readers on, for backends that deliver outside this process; never more
+    than `smtp.max_connections` (each worker sends over its share of them)."""
     if session.backend_kind in _IN_PROCESS:  # its output, or the object, is of this process
         return 1
     if options.workers is not None:
-        return options.workers
-    if readers < PARALLEL_FROM or options.dry_run:
+        wanted = options.workers
+    elif readers < PARALLEL_FROM or options.dry_run:
         return 1
-    return min(os.cpu_count() or 1, MAX_WORKERS)
+    else:
+        wanted = min(os.cpu_count() or 1, MAX_WORKERS)
+    smtp = session.config.newsletter.smtp
+    if session.backend_kind == "smtp" and smtp is not None and wanted > smtp.max_connections:
+        most = smtp.max_connections
+        log.info("sending from %d workers, not %d: smtp.max_connections is %d", most, wanted, most)
+        return most
+    return wanted
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,19 @@
 Per reader: skip if already sent (or being sent by another process); build the message; claim
 the delivery row (`sending`) before the SMTP transaction; record the outcome after the reply.
 Papers count as delivered only after the server accepted the message. When `stop` is set, the
-message in flight is finished and the rest are left for the next run.
+messages in flight are finished and the rest are left for the next run.
 
-Workers: each takes a fixed share of the readers, opens its own state connection and one
-delivery connection, selects its share from the store (the parent read the sources first) and
-sends. A process with no other threads forks its workers (they inherit the imported modules);
-one with threads running (the scheduler) starts them from a fork server, since a fork copies
-only the calling thread and could inherit a lock held by another.
+Threads: this thread builds the messages; sending threads (`delivery/pool.py`, as many as the
+backend allows at once: `smtp.max_connections`) each send over their own connection and write
+the ledger through their own state connection (SQLite connections belong to one thread): claim,
+hand-over, finish, all in the thread that sends, so every message keeps the same three steps.
+
+Workers: each takes a fixed share of the readers, opens its own state connection, selects its
+share from the store (the parent read the sources first) and sends over its share of the
+relay's connections, all workers pacing on one shared clock (`delivery/relay.py`). A process
+with no other threads forks its workers (they inherit the imported modules); one with threads
+running (the scheduler) starts them from a fork server, since a fork copies only the calling
+thread and could inherit a lock held by another.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from newsletter.compose import Composer
 from newsletter.config import Config
+from newsletter.delivery.relay import Share
 from newsletter.errors import DeliveryError, StoreError
 from newsletter.models import Reader, Selection
 from newsletter.plan import DayPlan, Prepared, select_day
@@ -33,10 +40,12 @@ from newsletter.render.issue import RenderedIssue
 from newsletter.send_report import SendReport
 from newsletter.session import Session
 from newsletter.status import DeliveryStatus, ReaderStatus
-from newsletter.store import claimant
+from newsletter.store import Store, claimant
 
 if TYPE_CHECKING:
     from newsletter.delivery.base import Backend
+    from newsletter.delivery.pool import Pool
+    from newsletter.mail import Message
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +75,10 @@ def send_share(
     progress: Progress | None = None,
     stop: Stop | None = None,
     prepared: Prepared | None = None,
+    share: Share | None = None,
 ) -> SendReport:
-    """Select and send the issues of `day` for `readers` in this process.
+    """Select and send the issues of `day` for `readers` in this process (`share`: its part of
+    the relay's limits when worker processes send at once).
 
     A backend that cannot be opened (connection refused, TLS, login) leaves every reader's
     issue `deferred` with the reason, so `history` shows it and the next run tries again. A
@@ -86,25 +97,31 @@ def send_share(
             unreachable = f"not sent: {exc}"
             log.error("%s", exc)
         composer = Composer.of(session.config)
-        sender = _Sender(session, plan, composer, backend, options, now, report, unreachable)
-        for pick in plan.picks:
-            if (stop is not None and stop.is_set()) or report.halted:
-                report.stopped.append(pick.reader.email)
-                continue
-            if progress is not None:
-                progress(pick.reader.email)
-            try:
-                sender.deliver(pick.reader, pick.selection)
-            except StoreError as exc:
-                report.halted.append(f"cannot record deliveries: {exc}")
-                log.error("stopped sending: cannot record deliveries: %s", exc)
+        sender = _Sender(session, plan, composer, backend, options, now, report, unreachable,
+                         stop=stop)  # fmt: skip
+        pool = sender.pool(share or Share()) if backend is not None else None
+        try:
+            for pick in plan.picks:
+                if sender.stopping:
+                    report.stopped.append(pick.reader.email)
+                    continue
+                if progress is not None:
+                    progress(pick.reader.email)
+                try:
+                    sender.deliver(pick.reader, pick.selection, pool)
+                except StoreError as exc:
+                    sender.halt(exc)
+        finally:
+            if pool is not None:
+                pool.close()  # the messages in flight are finished
     return report
 
 
 @dataclass
 class _Sender:
-    """One reader's issue at a time: checked against the ledger, claimed, sent, recorded.
-    Without a backend (a dry run) the message is built and counted, nothing recorded."""
+    """Each reader's issue: checked against the ledger and built here, then claimed, sent and
+    recorded in a sending thread. Without a backend (a dry run) the message is built and
+    counted, nothing recorded."""
 
     session: Session
     plan: DayPlan
@@ -114,44 +131,79 @@ class _Sender:
     now: datetime
     report: SendReport
     unreachable: str | None = None  # the backend could not be opened: why
+    stop: Stop | None = None
     me: str = field(default_factory=claimant)  # per call: a forked worker is another sender
 
-    def deliver(self, reader: Reader, selection: Selection) -> None:
+    @property
+    def stopping(self) -> bool:
+        """Asked to stop, or the state cannot record deliveries: no new message starts."""
+        return (self.stop is not None and self.stop.is_set()) or bool(self.report.halted)
+
+    def halt(self, exc: StoreError) -> None:
+        reason = f"cannot record deliveries: {exc}"
+        if reason not in self.report.halted:
+            self.report.halted.append(reason)
+            log.error("stopped sending: %s", reason)
+
+    def pool(self, share: Share) -> Pool[Store]:
+        """The sending threads, each with its own state connection and backend."""
+        from newsletter.delivery.pool import Pool
+
+        assert self.backend is not None
+        path = self.session.config.state_path
+        return Pool(self.backend, self.backend.divide(share), local=lambda: Store(path),
+                    close_local=Store.close, expected=len(self.plan.picks))  # fmt: skip
+
+    def deliver(self, reader: Reader, selection: Selection, pool: Pool[Store] | None) -> None:
+        """Build the reader's issue here and hand it to a sending thread (none: a dry run)."""
         store, day, report = self.session.store, self.plan.day, self.report
-        if _settled(self.session, reader, day, report, self.options):
+        if _settled(store, reader, day, report, self.options):
             return
         if not selection.should_send:
             report.no_papers.append(reader.email)
             return
         if self.unreachable is not None:  # recorded, tried again on the next run; not built
-            if self._claim(reader):
+            if self._claim(reader, store):
                 store.finish(reader.key, day, DeliveryStatus.DEFERRED, message_id=None,
                              detail=self.unreachable, paper_ids=[])  # fmt: skip
                 self._count(reader, DeliveryStatus.DEFERRED, self.unreachable)
             return
         issue = self.composer.render(reader, selection)
         message = self.composer.message(reader, selection, issue, self.now)
-        if self.backend is None:
+        if pool is None:
             report.would_send.append(reader.email)
             return
-        if not self._claim(reader):
-            return
-        store.keep_issue(reader.key, day, selection.papers)  # the issue on the web
-        result = self.backend.send(message, partial(store.handing_over, reader.key, day))
-        store.finish(
-            reader.key, day, result.outcome, message_id=message.envelope.message_id,
-            detail=result.detail, paper_ids=shown_ids(selection, issue),
-        )  # fmt: skip
-        self._count(reader, result.outcome, result.detail)
-        if result.bounce is not None:
-            self._bounced(reader, result.bounce, result.detail)
+        pool.submit(partial(self._transmit, reader, selection, issue, message))
 
-    def _bounced(self, reader: Reader, status: str, detail: str) -> None:
+    def _transmit(
+        self, reader: Reader, selection: Selection, issue: RenderedIssue, message: Message,
+        backend: Backend, store: Store,
+    ) -> None:  # fmt: skip
+        """In a sending thread: claim, send, record (`store` is the thread's own)."""
+        if self.stopping:
+            self.report.stopped.append(reader.email)
+            return
+        day = self.plan.day
+        try:
+            if not self._claim(reader, store):
+                return
+            store.keep_issue(reader.key, day, selection.papers)  # the issue on the web
+            result = backend.send(message, partial(store.handing_over, reader.key, day))
+            store.finish(
+                reader.key, day, result.outcome, message_id=message.envelope.message_id,
+                detail=result.detail, paper_ids=shown_ids(selection, issue),
+            )  # fmt: skip
+            self._count(reader, result.outcome, result.detail)
+            if result.bounce is not None:
+                self._bounced(reader, result.bounce, result.detail, store)
+        except StoreError as exc:
+            self.halt(exc)
+
+    def _bounced(self, reader: Reader, status: str, detail: str, store: Store) -> None:
         """A permanent refusal of the reader's address: counted per issue date; from
         `bounces.after` dates on (or at once for "no such user", if so configured) the reader
         is no longer mailed, and the operator is told."""
         rules = self.session.config.newsletter.bounces
-        store = self.session.store
         dates = store.record_bounce(reader.key, self.plan.day, detail, hard=True)
         unknown = status == "5.1.1" and rules.unknown_user_at_once
         if dates < rules.after and not unknown:
@@ -161,16 +213,16 @@ class _Sender:
             self.report.bounced.append((reader.email, why))
             log.warning("%s: no longer mailed: %s", reader.email, why)
 
-    def _claim(self, reader: Reader) -> bool:
+    def _claim(self, reader: Reader, store: Store) -> bool:
         """The right to send the reader's issue; if another run has it, say so in the report."""
         options, day = self.options, self.plan.day
-        if self.session.store.claim(
+        if store.claim(
             reader.key, day, self.me, resend_in_doubt=options.resend_in_doubt,
             horizon=self.plan.horizon, target=self.report.target,
             retarget=options.resend_new_target,
         ):  # fmt: skip
             return True
-        if not _settled(self.session, reader, day, self.report, options):
+        if not _settled(store, reader, day, self.report, options):
             self.report.already.append(reader.email)  # being sent by another live process
         return False
 
@@ -195,13 +247,13 @@ def shown_ids(selection: Selection, issue: RenderedIssue) -> list[str]:
 
 
 def _settled(
-    session: Session, reader: Reader, day: date, report: SendReport, options: SendOptions
+    store: Store, reader: Reader, day: date, report: SendReport, options: SendOptions
 ) -> bool:
     """Whether the reader's issue of `day` is not this run's to send; if so, say why in
     `report`: sent (here), failed or being sent elsewhere count as already handled; in doubt
     stays in doubt; sent to another target is reported. A `sending` row is left to
     `Store.claim`, which tells a live sender from a dead one."""
-    record = session.store.delivery(reader.key, day)
+    record = store.delivery(reader.key, day)
     if record is None or record.status in (DeliveryStatus.DEFERRED, DeliveryStatus.SENDING):
         return False
     if record.status is DeliveryStatus.IN_DOUBT:
@@ -237,7 +289,7 @@ class WorkerSpec:
     now: datetime
 
 
-_SPEC: list[tuple[WorkerSpec, Any, Any]] = []  # in a worker: (spec, done queue, stop event)
+_SPEC: list[tuple[WorkerSpec, Any, Any, Any]] = []  # in a worker: (spec, done, stop, clock)
 
 
 def send_in_workers(
@@ -261,8 +313,9 @@ def send_in_workers(
     log.info("sending with %d worker processes (%s)", workers, method)
     shares = tuple(tuple(readers[number::workers]) for number in range(workers))
     spec = WorkerSpec(session.config, day, shares, options, session.backend_name, now)
-    done, halt = context.Queue(), context.Event()
-    with context.Pool(workers, initializer=_start_worker, initargs=(spec, done, halt)) as pool:
+    done, halt, clock = context.Queue(), context.Event(), context.Value("d", 0.0)
+    starting = (spec, done, halt, clock)
+    with context.Pool(workers, initializer=_start_worker, initargs=starting) as pool:
         pending = pool.map_async(_send_worker_share, range(workers))
         while not pending.ready() or not done.empty():
             if stop is not None and stop.is_set():
@@ -281,20 +334,21 @@ def send_in_workers(
     return report
 
 
-def _start_worker(spec: WorkerSpec, done: Any, halt: Any) -> None:
+def _start_worker(spec: WorkerSpec, done: Any, halt: Any, clock: Any) -> None:
     import signal
 
     # Ctrl-C reaches the whole process group: the parent alone decides, through `halt`, so a
     # worker finishes the message in flight instead of dying in it
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _SPEC[:] = [(spec, done, halt)]
+    _SPEC[:] = [(spec, done, halt, clock)]
 
 
 def _send_worker_share(number: int) -> SendReport:
     """One worker's share (runs in a worker process)."""
-    spec, done, halt = _SPEC[0]
+    spec, done, halt, clock = _SPEC[0]
+    share = Share(number, len(spec.shares), clock)  # the relay's limits, divided
     with Session.open(spec.config, backend=spec.backend, online=False) as session:
         return send_share(
             session, spec.day, spec.shares[number], spec.options, now=spec.now,
-            progress=done.put, stop=halt,
+            progress=done.put, stop=halt, share=share,
         )  # fmt: skip

@@ -3,7 +3,10 @@
 `smtp_server`: a real SMTP server (aiosmtpd). Besides scripted replies it can misbehave the way
 real servers do: drop the connection at a given recipient or right after a message's data
 (before its reply), answer slowly, or call the test back at a given point so the test can kill
-the client there; with `smtputf8` it offers SMTPUTF8.
+the client there; with `smtputf8` it offers SMTPUTF8. It counts what a relay counts:
+connections open at once (`most_connections`), messages per connection, when each MAIL FROM
+arrived and whether RCPT TO came with it in one write (PIPELINING, offered with
+`Script.pipelining`); with `connection_limit` it answers 421 to connections beyond it.
 
 `hostile_server`: a small raw-socket server (threads) for what aiosmtpd will not do: drip a
 reply one byte every N seconds, answer garbage or binary, hang up or reset the connection at a
@@ -16,16 +19,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import socket
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 
 @dataclass
@@ -45,6 +51,14 @@ class Script:
     logins: list[str] = field(default_factory=list)
     rcpts: int = 0
     datas: int = 0
+    pipelining: bool = False  # offer PIPELINING (RFC 2920)
+    connection_limit: int | None = None  # answer "421" at the greeting beyond this many open
+    refused_connections: int = 0
+    open_connections: int = 0  # from the greeting to QUIT or the connection's end
+    most_connections: int = 0
+    per_connection: dict[int, int] = field(default_factory=dict)  # connection -> messages
+    mail_times: list[float] = field(default_factory=list)  # time.monotonic() at each MAIL FROM
+    pipelined: list[bool] = field(default_factory=list)  # per MAIL FROM: RCPT TO already read
     lock: threading.Lock = field(default_factory=threading.Lock)
     changed: threading.Condition = field(init=False)
 
@@ -67,6 +81,25 @@ def _hang_up(server: Any) -> None:
 class _Handler:
     def __init__(self, script: Script) -> None:
         self.script = script
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.script.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        waiting = bytes(server._reader._buffer)  # what the client sent with MAIL FROM
+        with self.script.lock:
+            self.script.mail_times.append(time.monotonic())
+            self.script.pipelined.append(b"RCPT" in waiting.upper())
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -101,6 +134,8 @@ class _Handler:
         with script.changed:
             script.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
             script.mail_options.append(list(envelope.mail_options))
+            number = server.connection_number
+            script.per_connection[number] = script.per_connection.get(number, 0) + 1
             script.changed.notify_all()
         if count in script.drop_after_data:
             _hang_up(server)
@@ -121,6 +156,64 @@ def _authenticator(script: Script) -> Callable[..., Any]:
     return accept_any_login
 
 
+_NUMBERS = itertools.count(1)
+
+
+class _CountingSMTP(SMTP):  # type: ignore[misc]
+    """aiosmtpd's server, counting its connections as a relay does and refusing those beyond
+    `Script.connection_limit` with 421 at the greeting."""
+
+    def __init__(self, handler: _Handler, **options: Any) -> None:
+        super().__init__(handler, **options)
+        self.script = handler.script
+        self.connection_number = next(_NUMBERS)
+        self._counted = False
+        self._greeted = False
+
+    def connection_made(self, transport: Any) -> None:
+        if self.transport is None:  # not the restart after STARTTLS
+            with self.script.lock:
+                self.script.open_connections += 1
+                self._counted = True
+        super().connection_made(transport)
+
+    def _uncount(self) -> None:
+        with self.script.lock:
+            if self._counted:
+                self._counted = False
+                self.script.open_connections -= 1
+
+    async def push(self, status: Any) -> None:
+        if not self._greeted:  # the greeting: within the limit, or 421
+            self._greeted = True
+            script = self.script
+            with script.lock:
+                limit = script.connection_limit
+                over = limit is not None and script.open_connections > limit
+                script.refused_connections += over
+                if not over:
+                    script.most_connections = max(script.most_connections, script.open_connections)
+            if over:
+                self._uncount()
+                await super().push("421 4.7.0 too many connections, try again later")
+                self.transport.close()
+                return
+        await super().push(status)
+
+    async def smtp_QUIT(self, arg: str) -> None:
+        self._uncount()  # the client is done with it
+        await super().smtp_QUIT(arg)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._uncount()
+        super().connection_lost(error)
+
+
+class _Controller(Controller):  # type: ignore[misc]
+    def factory(self) -> SMTP:
+        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+
 def free_port() -> int:
     with socket.socket() as probe:  # aiosmtpd cannot start on port 0: find a free port first
         probe.bind(("127.0.0.1", 0))
@@ -138,7 +231,7 @@ def smtp_server(
     options: dict[str, Any] = {"auth_require_tls": tls is not None, "enable_SMTPUTF8": smtputf8}
     if tls is not None:
         options["tls_context"] = tls
-    controller = Controller(
+    controller = _Controller(
         _Handler(script),
         hostname="127.0.0.1",
         port=port,

@@ -1,7 +1,9 @@
 """The contract every delivery backend keeps.
 
 A backend is opened once, sends many messages and is closed; used as a context manager it is
-closed however the block ends, also when `open` itself fails. `send` answers with a `Result`
+closed however the block ends, also when `open` itself fails. A backend that can send from
+several threads at once (SMTP: several connections) says how many (`divide`, `window`) and
+makes the copies (`copy`), one per thread; the others send from one. `send` answers with a `Result`
 whose outcome is one of the delivery ledger's final or retryable states (`DeliveryStatus`):
 SENT, DEFERRED, FAILED or IN_DOUBT, never SENDING.
 """
@@ -17,6 +19,7 @@ from newsletter.status import DeliveryStatus
 
 if TYPE_CHECKING:
     from newsletter.config import Config
+    from newsletter.delivery.relay import Share
     from newsletter.mail import Message
 
 Outcome = DeliveryStatus  # the name callers of the delivery stage know the answers by
@@ -60,6 +63,24 @@ class Backend:
 
     def close(self) -> None:
         """Disconnect; never raises, also when never opened or already closed."""
+
+    def divide(self, share: Share) -> int:
+        """Take this process's share of the target's limits (`share`: when several processes
+        send at once); how many copies of this backend (`copy`) may send at once here."""
+        return 1
+
+    def copy(self) -> Self:
+        """Another backend to the same target, sharing this one's limits, for another thread;
+        not yet connected (`ready` or the first `send` connects)."""
+        raise NotImplementedError(f"the {self.name} backend sends from one thread")
+
+    def window(self) -> int:
+        """How many copies may send right now: fewer than `divide` said while the target asks
+        for less."""
+        return 1
+
+    def ready(self) -> None:
+        """Connect unless connected; DeliveryError when that fails."""
 
     def send(self, message: Message, handing_over: Handover = nothing) -> Result:
         """Deliver one message. `handing_over` is called just before the data leaves (the

@@ -22,6 +22,14 @@
   with the SMTPUTF8 MAIL parameter when the server offers the extension; otherwise that reader
   fails, with the reason, and the connection goes on serving the others.
 - After `breaker` temporary failures in a row the server is left alone for this run.
+- Many messages per connection (up to `max_messages_per_connection`, then another one), with
+  MAIL FROM, RCPT TO and DATA sent together when the server offers PIPELINING (RFC 2920: DATA
+  ends the group; the data goes only once all three replies are read, and the reply to its
+  final "." is read before the connection carries anything else).
+- Several connections at once: one backend per thread (`copy`), all sharing one `Relay`
+  (`relay.py`): the connections and messages a second allowed, and how many may send now. A
+  421, or a 4xx at the connection, MAIL FROM or DATA (or a 4.7.x policy refusal at RCPT), asks
+  for fewer; a 421 also closes that connection.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Self
 
 from newsletter.delivery.base import Backend, Handover, Outcome, Result, nothing
+from newsletter.delivery.relay import Relay, Share
 from newsletter.delivery.smtp_wire import (
     MESSAGE_DATA,
     Connection,
@@ -90,6 +99,7 @@ class SmtpBackend(Backend):
         breaker: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         context: ssl.SSLContext | None = None,
+        relay: Relay | None = None,
     ) -> None:
         self.settings = settings
         self.attempts = attempts
@@ -98,8 +108,10 @@ class SmtpBackend(Backend):
         self.breaker = breaker
         self.sleep = sleep
         self.context = context or ssl.create_default_context()
+        self.relay = relay or Relay(settings.max_connections, settings.max_rate)
         self._connection: Connection | None = None
-        self._temporary_in_a_row = 0
+        self._transactions = 0  # over the open connection
+        self._busy: str | None = None  # the last try's reply asking us to slow down
         self._redactor = self._new_redactor()
 
     @classmethod
@@ -112,6 +124,32 @@ class SmtpBackend(Backend):
 
     def open(self) -> None:
         self._connect()
+
+    def divide(self, share: Share) -> int:
+        settings = self.settings
+        self.relay = Relay(settings.max_connections, settings.max_rate, share)
+        return self.relay.connections
+
+    def copy(self) -> Self:
+        return type(self)(
+            self.settings, attempts=self.attempts, base_delay=self.base_delay,
+            deadline=self.deadline, breaker=self.breaker, sleep=self.sleep,
+            context=self.context, relay=self.relay,
+        )  # fmt: skip
+
+    def window(self) -> int:
+        return self.relay.window.size
+
+    def ready(self) -> None:
+        if self._connection is not None:
+            return
+        epoch = self.relay.window.epoch
+        try:
+            self._connect()
+        except _ConnectError as exc:
+            if exc.retry:
+                self.relay.window.refused(epoch, str(exc))
+            raise
 
     def _connect(self) -> Connection:
         settings = self.settings
@@ -145,7 +183,7 @@ class SmtpBackend(Backend):
         except (smtplib.SMTPException, OSError) as exc:
             connection.close()
             raise self._connect_error(where, exc) from self._shown(exc)
-        self._connection = connection
+        self._connection, self._transactions = connection, 0
         return connection
 
     @staticmethod
@@ -207,12 +245,19 @@ class SmtpBackend(Backend):
     # -- sending
 
     def send(self, message: Message, handing_over: Handover = nothing) -> Result:
-        if self._temporary_in_a_row >= self.breaker:
+        relay = self.relay
+        if relay.temporary_in_a_row >= self.breaker:
             return Result(Outcome.DEFERRED, "not tried: the server kept failing in this run")
         started = time.monotonic()
         result, retry = Result(Outcome.DEFERRED, "not tried"), False
         for attempt in range(self.attempts):
+            epoch = relay.window.epoch
+            relay.pacer.wait()
             result, retry = self._send_once(message, handing_over)
+            if self._busy is not None:
+                relay.window.refused(epoch, self._busy)
+            if self._transactions >= self.settings.max_messages_per_connection:
+                self.close()  # the next message opens another connection
             if not retry or attempt + 1 == self.attempts:
                 break
             if time.monotonic() - started > self.deadline:
@@ -220,14 +265,14 @@ class SmtpBackend(Backend):
             delay = self.base_delay * 2**attempt * (0.5 + random.random())
             log.info("%s: %s; retrying in %.1f s", message.envelope.recipient, result.detail, delay)
             self.sleep(delay)
-        if result.outcome is Outcome.DEFERRED:
-            self._temporary_in_a_row += 1
-        else:
-            self._temporary_in_a_row = 0
+        relay.outcome(temporary=result.outcome is Outcome.DEFERRED)
+        if result.outcome is Outcome.SENT:
+            relay.window.accepted()
         return result
 
     def _send_once(self, message: Message, handing_over: Handover) -> tuple[Result, bool]:
         """One try: the result, and whether another try in this run is worth it."""
+        self._busy = None
         try:
             connection = self._connection or self._connect()
             return self._transaction(connection, message, handing_over)
@@ -236,6 +281,7 @@ class SmtpBackend(Backend):
             return Result(Outcome.IN_DOUBT, self._text(str(exc))), False
         except _ConnectError as exc:
             self._drop()
+            self._busy = str(exc) if exc.retry else None
             return Result(Outcome.DEFERRED, str(exc)), exc.retry
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
@@ -252,15 +298,13 @@ class SmtpBackend(Backend):
                 reason = f"the server does not offer SMTPUTF8, needed for {needed}"
                 return Result(Outcome.FAILED, self._text(reason)), False
             options = ["SMTPUTF8", *(["BODY=8BITMIME"] if connection.has_extn("8bitmime") else [])]
-        code, reply = connection.mail(envelope.sender, options)
-        if not 200 <= code < 300:
-            return self._refused(connection, code, reply, "MAIL FROM")
-        code, reply = connection.rcpt(envelope.recipient)
-        if not 200 <= code < 300:
-            return self._refused(connection, code, reply, "RCPT TO", rcpt=True)
-        code, reply = connection.docmd("DATA")
-        if code != 354:
-            return self._refused(connection, code, reply, "DATA")
+        self._transactions += 1
+        refused = connection.envelope(envelope.sender, envelope.recipient, options)
+        if refused is not None:
+            stage, code, reply = refused
+            if connection.sock is None:  # DATA accepted after a refusal: dropped, nothing sent
+                self._drop()
+            return self._refused(connection, code, reply, stage, rcpt=stage == "RCPT TO")
         code, reply = self._data(connection, message.data, handing_over)
         if 200 <= code < 300:
             return Result(Outcome.SENT, self._text(_reply(code, reply))), False
@@ -298,6 +342,11 @@ class SmtpBackend(Backend):
         5xx permanent; anything else a server out of step, deferred and the connection dropped."""
         detail = self._text(f"{stage}: {_reply(code, reply)}")
         temporary = 400 <= code < 500 or (rcpt and code == 552)
+        if 400 <= code < 500 and (not rcpt or code == 421 or reply.lstrip().startswith(b"4.7.")):
+            self._busy = detail  # the relay, not this recipient, asks us to slow down
+        if code == 421:  # the server is closing this connection
+            self._drop()
+            return Result(Outcome.DEFERRED, detail), True
         if temporary or 500 <= code < 600:
             try:
                 connection.rset()

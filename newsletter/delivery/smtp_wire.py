@@ -7,6 +7,8 @@ read strictly, and one function that cleans and redacts every text leaving the b
   `timeout` seconds of the moment the client starts waiting for it; so must the connect (all
   addresses together), each TLS handshake and the sending of the message data. A deadline
   missed raises `NoReply`.
+- Pipelining (RFC 2920): `envelope` sends MAIL FROM, RCPT TO and DATA in one write when the
+  server offers it, and reads their replies in order, each with its deadline.
 - Strict replies. A reply that is not SMTP (no three-digit code from 2xx to 5xx, codes that
   change between the lines of one reply, binary, an endless line) raises `UnreadableReply`
   carrying the raw text; smtplib would answer code -1 and drop the first four characters.
@@ -25,6 +27,7 @@ import smtplib
 import socket
 import ssl
 import time
+from collections.abc import Sequence
 from urllib.parse import quote
 
 MAX_LINE = 8192  # octets in one reply line (smtplib's limit); longer is not SMTP
@@ -184,6 +187,45 @@ class Connection(smtplib.SMTP):
             if found[2] != b"-":
                 return int(code), b"\n".join(texts)
 
+    def envelope(
+        self, sender: str, recipient: str, options: Sequence[str]
+    ) -> tuple[str, int, bytes] | None:
+        """MAIL FROM, RCPT TO and DATA: None when the message data may follow, else the first
+        refusal as (stage, code, text). With PIPELINING (RFC 2920) the three go in one write
+        (DATA ends a group) and all three replies are read; a 354 after a refusal (3.1: DATA
+        is not always refused then) gets no data: the connection is closed."""
+        if not self.has_extn("pipelining"):
+            for stage, command in self._commands(sender, recipient, options):
+                self.putcmd(command)
+                self.stage = stage
+                code, text = self.getreply()
+                if not _accepted(stage, code):
+                    return stage, code, text
+            return None
+        commands = self._commands(sender, recipient, options)
+        self.stage = "MAIL FROM"
+        self.send("".join(f"{command}\r\n" for _, command in commands))
+        replies = []
+        for stage, _ in commands:
+            self.stage = stage
+            replies.append((stage, *self.getreply()))
+        refused = [(stage, code, text) for stage, code, text in replies
+                   if not _accepted(stage, code)]  # fmt: skip
+        if refused and replies[-1][1] == 354:
+            self.close()
+        return refused[0] if refused else None
+
+    def _commands(
+        self, sender: str, recipient: str, options: Sequence[str]
+    ) -> list[tuple[str, str]]:
+        if "SMTPUTF8" in options:
+            self.command_encoding = "utf-8"
+        mail = f"MAIL FROM:{smtplib.quoteaddr(sender)}{''.join(f' {o}' for o in options)}"
+        commands = [("MAIL FROM", mail), ("RCPT TO", f"RCPT TO:{smtplib.quoteaddr(recipient)}")]
+        if any("\r" in c or "\n" in c for _, c in commands):
+            raise ValueError("a line break in an SMTP command")
+        return [*commands, ("DATA", "DATA")]
+
     def _line(self, deadline: float) -> bytes:
         while True:
             end = self._inbox.find(b"\n")
@@ -219,6 +261,10 @@ class Connection(smtplib.SMTP):
     def close(self) -> None:
         self._inbox.clear()
         super().close()
+
+
+def _accepted(stage: str, code: int) -> bool:
+    return code == 354 if stage == "DATA" else 200 <= code < 300
 
 
 def _connect_within(host: str, port: int, deadline: float, timeout: float) -> socket.socket:
