@@ -327,6 +327,8 @@ def send_in_workers(
             if progress is not None:
                 progress(email)
         parts = pending.get()
+        pool.close()  # let the workers exit by themselves: no terminate() of idle workers
+        pool.join()
     report = SendReport(day, workers=workers)
     for part in parts:
         report.merge(part)
@@ -337,18 +339,26 @@ def send_in_workers(
 def _start_worker(spec: WorkerSpec, done: Any, halt: Any, clock: Any) -> None:
     import signal
 
-    # Ctrl-C reaches the whole process group: the parent alone decides, through `halt`, so a
-    # worker finishes the message in flight instead of dying in it
+    # Ctrl-C and SIGTERM reach the whole process group (a terminal, systemd): the parent alone
+    # decides, through `halt`, so a worker finishes the message in flight instead of dying in it
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _SPEC[:] = [(spec, done, halt, clock)]
 
 
 def _send_worker_share(number: int) -> SendReport:
-    """One worker's share (runs in a worker process)."""
+    """One worker's share (runs in a worker process). Once it is sent the worker only waits
+    for the pool to end, and SIGTERM may end it: `Pool.terminate` on an error path sends one,
+    and a worker ignoring it would keep the parent waiting for ever."""
+    import signal
+
     spec, done, halt, clock = _SPEC[0]
     share = Share(number, len(spec.shares), clock)  # the relay's limits, divided
-    with Session.open(spec.config, backend=spec.backend, online=False) as session:
-        return send_share(
-            session, spec.day, spec.shares[number], spec.options, now=spec.now,
-            progress=done.put, stop=halt, share=share,
-        )  # fmt: skip
+    try:
+        with Session.open(spec.config, backend=spec.backend, online=False) as session:
+            return send_share(
+                session, spec.day, spec.shares[number], spec.options, now=spec.now,
+                progress=done.put, stop=halt, share=share,
+            )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -122,11 +123,15 @@ def test_ctrl_c_finishes_the_message_in_flight_reports_and_the_next_run_resumes(
         stdout, stderr = interrupted[0].communicate(timeout=300)
         assert interrupted[0].returncode == 1
         assert "Traceback" not in stderr and "Aborted" not in stderr
-        assert "sent 3," in stdout  # the message in flight was finished, then it stopped
-        assert f"not tried: {len(readers) - 3} readers (the run was interrupted" in stderr
+        # the messages in flight (one per open connection) were finished, then it stopped
+        found = re.search(r"sent (\d+),", stdout)
+        assert found is not None, stdout
+        sent = int(found.group(1))
+        assert 3 <= sent < len(readers)
+        assert f"not tried: {len(readers) - sent} readers (the run was interrupted" in stderr
         with Store(tmp_path / "newsletter.db") as store:
             statuses = Counter(str(r.status) for r in store.deliveries(FRIDAY))
-        assert statuses == {"sent": 3}  # nothing left `sending`, nothing in doubt
+        assert statuses == {"sent": sent}  # nothing left `sending`, nothing in doubt
         later = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
         assert later.returncode == 0, later.stderr
         assert sorted(script.recipients()) == readers  # everyone exactly once
