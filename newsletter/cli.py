@@ -126,11 +126,9 @@ def fetch(config_path: Path, day: datetime | None, sources: tuple[str, ...], as_
       newsletter fetch
       newsletter fetch --date 2026-07-27 --source huggingface --json > papers.jsonl
     """
-    from rich.console import Console
-
     from newsletter.fetching import fetch_day
     from newsletter.session import Session
-    from newsletter.tables import fetch_tables
+    from newsletter.tables import console, fetch_tables
 
     config = load(config_path)
     known = {source.label for source in config.newsletter.sources}
@@ -147,7 +145,7 @@ def fetch(config_path: Path, day: datetime | None, sources: tuple[str, ...], as_
     if as_json:
         for paper in report.papers:
             click.echo(paper.model_dump_json())
-    fetch_tables(report, Console(soft_wrap=False, quiet=as_json), Console(stderr=as_json))
+    fetch_tables(report, console(quiet=as_json), console(stderr=as_json))
     if report.problems:
         names = ", ".join(outcome.source for outcome in report.problems)
         failed = plural(len(report.problems), "source")

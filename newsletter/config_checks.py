@@ -16,8 +16,9 @@ import yaml
 
 from newsletter.addresses import reader_key
 from newsletter.checks import shown
+from newsletter.emails import check_email
 from newsletter.errors import Problem
-from newsletter.fields import check_email, timezone_note
+from newsletter.fields import timezone_note
 from newsletter.yamlfile import YamlDocument
 
 LATER_CHECKED = (

@@ -32,8 +32,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from newsletter.matching import Postings, Tfidf, Vectors
 from newsletter.models import Paper
+from newsletter.tfidf import Postings, Tfidf, Vectors
 
 if TYPE_CHECKING:
     import numpy as np

@@ -31,6 +31,7 @@ from newsletter.checks import (
     not_too_long,
     shown,
 )
+from newsletter.emails import MAX_LINE, check_email, check_mailbox
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -60,81 +61,8 @@ _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$", re.ASCII)
 _TIME_MISWRITTEN = re.compile(r"^([01]?\d|2[0-3])\s*[.h,]\s*([0-5]\d)$", re.ASCII)  # 8.30, 8h30
 _OFFSET_NAME = re.compile(r"^(?:UTC|GMT)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$", re.ASCII | re.I)
 _FIXED_ZONE = re.compile(r"^(?:Etc/)?(?:EST|MST|HST|GMT[+-]?\d*|Greenwich)$")
-_NAME_SPECIALS = re.compile(r'[()<>\[\]:;@\\,"]')  # a display name with these must be quoted
+_LETTER_OR_DIGIT = re.compile(r"[^\W_]")  # what `str.isalnum` holds for, character by character
 _NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})  # not places: host-dependent
-MAX_LOCAL_PART = 64  # octets (RFC 5321 4.5.3.1.1)
-MAX_LINE = 200  # characters of a title or a name: they go into headers (lines <= 998 octets)
-
-
-def check_email(value: str) -> str:
-    """A syntactically valid address (no DNS look-up), normalised as email-validator does.
-
-    International addresses (`ada@bücher.de`, `用户@例子.广告`) are valid; the normalised form
-    has the domain in Unicode (`ada@xn--bcher-kva.de` becomes `ada@bücher.de`)."""
-    return _normalized_email(value.strip())
-
-
-@lru_cache(maxsize=65536)  # the duplicate check and validation ask for the same addresses
-def _normalized_email(value: str) -> str:
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        result = validate_email(value, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValueError(f"not a valid email address: {exc}") from exc
-    # email-validator 2.3+ checks the local part's length only with `strict=True`, and then
-    # in characters; RFC 5321 (and RFC 6531 for UTF-8) limits it to 64 octets
-    octets = len(result.local_part.encode("utf-8"))
-    if octets > MAX_LOCAL_PART:
-        raise ValueError(
-            "not a valid email address: the part before the @-sign is too long "
-            f"({octets} bytes, at most {MAX_LOCAL_PART})"
-        )
-    return result.normalized
-
-
-def check_mailbox(value: str) -> str:
-    """Exactly one `Name <address>` or a bare address, returned as `Name <address>` with the
-    address normalised and the name quoted when it needs to be."""
-    text = no_control(value.strip())
-    match = re.fullmatch(r"(?P<name>[^<>]*)<(?P<address>[^<>]*)>", text)
-    if match:
-        name, address = _display_name(match["name"]), match["address"].strip()
-    elif text.count("<") > 1 or text.count(">") > 1:
-        raise ValueError("expected exactly one address: write 'Name <address@example.org>'")
-    elif "<" in text or ">" in text:
-        raise ValueError("expected 'Name <address@example.org>' or an address")
-    else:
-        name, address = "", text
-    if re.search(r"[,;\s]", address) or address.count("@") > 1:
-        raise ValueError(
-            f"expected exactly one address, not {shown(address)}: "
-            "write 'Name <address@example.org>'"
-        )
-    if not address:
-        raise ValueError("expected 'Name <address@example.org>' or an address")
-    address = check_email(address)
-    if not name:
-        return address
-    if len(name) > MAX_LINE:
-        raise ValueError(f"the name is {len(name):,} characters long: at most {MAX_LINE}")
-    if _NAME_SPECIALS.search(name) or "." in name:
-        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return f"{name} <{address}>"
-
-
-def _display_name(text: str) -> str:
-    """The name before `<address>`: plain words, or one double-quoted string."""
-    name = text.strip()
-    quoted = re.fullmatch(r'"((?:[^"\\]|\\.)*)"', name)
-    if quoted:
-        return re.sub(r"\\(.)", r"\1", quoted[1]).strip()
-    if _NAME_SPECIALS.search(name):
-        raise ValueError(
-            f"the name {shown(name)} has characters that must be quoted: "
-            f"write '\"{name}\" <address@example.org>'"
-        )
-    return " ".join(name.split())
 
 
 @lru_cache(maxsize=1)
@@ -305,6 +233,10 @@ def normalize_arxiv_id(value: str) -> str:
 
 
 def _not_blank(value: str) -> str:
+    if value.isprintable() and "  " not in value and value.strip(" ") == value:
+        text = value  # what `split` and `no_control` leave of it: neither finds anything
+        if text:
+            return text
     text = " ".join(value.split())
     if not text:
         raise ValueError("must not be empty")
@@ -319,9 +251,13 @@ def _one_line(value: str) -> str:
 
 
 def _has_word(value: str) -> str:
-    if not any(ch.isalnum() for ch in value):
+    if _LETTER_OR_DIGIT.search(value) is None:  # no character for which `isalnum()` holds
         raise ValueError(f"{shown(value)} has no letter or digit: it would match anything")
     return value
+
+
+def _phrase(value: str) -> str:
+    return _has_word(_not_blank(value))
 
 
 def _path_text(value: object) -> object:
@@ -334,6 +270,8 @@ def _path_text(value: object) -> object:
 
 def _text_from_scalar(value: object) -> object:
     """Numbers written unquoted in YAML are still text for text fields; yes/no/on/off are not."""
+    if type(value) is str:
+        return value
     if isinstance(value, bool):
         raise ValueError(
             f'YAML reads this as {str(value).lower()}: quote it if it is text, e.g. "on"'
@@ -375,7 +313,7 @@ ArxivCategory = Annotated[str, AfterValidator(check_category)]  # what a source 
 PaperCategory = Annotated[str, AfterValidator(check_paper_category)]  # what a paper is listed in
 ArxivId = Annotated[str, BeforeValidator(_text_from_scalar), AfterValidator(normalize_arxiv_id)]
 Text = Annotated[str, BeforeValidator(_text_from_scalar), AfterValidator(_not_blank)]
-Phrase = Annotated[Text, AfterValidator(_has_word)]  # keywords, authors, exclude
+Phrase = Annotated[str, BeforeValidator(_text_from_scalar), AfterValidator(_phrase)]  # Text too
 Line = Annotated[str, BeforeValidator(_text_from_scalar), AfterValidator(_one_line)]
 OptionalLine = Annotated[Line | None, BeforeValidator(_blank_to_none)]  # blank: not given
 Host = Annotated[str, AfterValidator(check_host)]

@@ -2,7 +2,8 @@
 
 Two steps, so that the network is touched once per run however the sending is split:
 - `prepare`: read the days each reader's next issue still misses from its sources, and the
-  liked papers' text (the only step that uses the network);
+  liked papers' text (the only step that uses the network); then read the papers the issues
+  draw on and index them for selection (`day_index`), once, before any worker process forks;
 - `select_day`: choose every reader's papers from the store (no network), excluding what
   already reached them, and taught by what they rated "more" or "less like this".
 
@@ -42,6 +43,7 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
     last: dict[str, LastIssue | None] | None = None  # by reader key; None: not read
     liked: dict[str, Paper] | None = None
+    pool: _Pool | None = None  # the papers the issues draw on, for those last issues
 
     @property
     def problems(self) -> list[SourceOutcome]:
@@ -83,7 +85,18 @@ def prepare(session: Session, day: date, readers: Sequence[Reader]) -> Prepared:
     fetches = fetch_pending(session.config, days, day, store, fetcher)
     ids = {paper_id for reader in readers for paper_id in reader.profile.liked}
     liked, warnings = fetch_liked(store, fetcher, ids)
-    return Prepared(fetches, warnings, last, liked)
+    return Prepared(fetches, warnings, last, liked, _index_day(store, day, last))
+
+
+def _index_day(store: Store, day: date, last: dict[str, LastIssue | None]) -> _Pool:
+    """Index the papers `select_day` will choose from, once, here: selecting (in this process,
+    or in worker processes forked after this) finds the index built (`day_index`)."""
+    from newsletter.day_index import day_index
+
+    pool = _Pool.of(store, day, last)
+    if pool.papers:
+        day_index(pool.papers, pool.corpus)
+    return pool
 
 
 def select_day(
@@ -96,27 +109,46 @@ def select_day(
     store = session.store
     ready = prepared if prepared is not None else Prepared()
     last = ready.last if ready.last is not None else _last_issues(store, readers, day)
-    window = day - timedelta(days=CATCH_UP_DAYS)
-    horizon = store.horizon()
-    pool = store.papers_between(_earliest(last.values(), day), day)
-    new = {  # readers whose last issue is the same see the same papers as new: once per issue
-        found: {s.paper.id for s in pool if _new_to(s, found, day, window)}
-        for found in set(last.values())
-    }
-    candidates = set().union(*new.values())
-    excluded = {found: candidates - ids for found, ids in new.items()}
+    pool = ready.pool
+    if pool is None or set(pool.new) != set(last.values()):  # drawn for other last issues
+        pool = _Pool.of(store, day, last)
+    candidates = set().union(*pool.new.values())
+    excluded = {found: candidates - ids for found, ids in pool.new.items()}
     sent = store.delivered_among([r.key for r in readers], candidates, besides=day)
     delivered = {r.profile.email: excluded[last[r.key]] | sent.get(r.key, set()) for r in readers}
-    papers = [stored.paper for stored in pool if stored.paper.id in candidates]
-    corpus = store.papers_for_day(day) or [stored.paper for stored in pool]
     liked = ready.liked if ready.liked is not None else _stored_liked(store, readers)
     profiles = [reader.profile for reader in readers]
     ratings = _ratings(store, readers, day)
     selections = select(
-        papers, profiles, day, liked=liked, delivered=delivered, corpus=corpus, ratings=ratings
-    )
+        pool.papers, profiles, day, liked=liked, delivered=delivered, corpus=pool.corpus,
+        ratings=ratings,
+    )  # fmt: skip
     picks = [Pick(r, s) for r, s in zip(readers, selections, strict=True)]
-    return DayPlan(day, picks, horizon)
+    return DayPlan(day, picks, pool.horizon)
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """The papers the issues of `day` draw on for readers whose last issues are `last`."""
+
+    new: dict[LastIssue | None, set[str]]  # ids new to readers with that last issue
+    papers: list[Paper]  # new to at least one of them
+    corpus: list[Paper]  # the day's listing, which word weights are learnt from
+    horizon: int  # the papers stored before these were read (Store.horizon)
+
+    @classmethod
+    def of(cls, store: Store, day: date, last: dict[str, LastIssue | None]) -> _Pool:
+        window = day - timedelta(days=CATCH_UP_DAYS)
+        horizon = store.horizon()  # first: a paper stored while reading counts as unseen
+        pool = store.papers_between(_earliest(last.values(), day), day)
+        new = {  # readers whose last issue is the same see the same papers as new: once per issue
+            found: {s.paper.id for s in pool if _new_to(s, found, day, window)}
+            for found in set(last.values())
+        }
+        candidates = set().union(*new.values())
+        papers = [stored.paper for stored in pool if stored.paper.id in candidates]
+        corpus = store.papers_for_day(day) or [stored.paper for stored in pool]
+        return cls(new, papers, corpus, horizon)
 
 
 def _earliest(last: Iterable[LastIssue | None], day: date) -> date:

@@ -25,26 +25,25 @@ more and get the same picks as if ratings did not exist.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from newsletter import feedback
-from newsletter.feedback import LIKED_FULL, LIKED_MIN, ChunkTaste, Ratings, Taste, liked_best
-from newsletter.matching import PaperIndex, Postings, Tfidf, Vectors, is_acronym
-from newsletter.models import Paper, Profile, SelectedPaper, Selection
+from newsletter.day_index import UPVOTE_WEIGHT, DayIndex, day_index
+from newsletter.day_index import document as _document
+from newsletter.feedback import LIKED_FULL, LIKED_MIN, ChunkTaste, Ratings, liked_best
+from newsletter.models import Paper, Profile, Selection
+from newsletter.reasons import DESCRIPTION_MIN, Explainer
+from newsletter.tfidf import Postings, Vectors
+from newsletter.words import is_acronym
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-DESCRIPTION_MIN = 0.08  # cosine similarity below which a description match is noise
 DESCRIPTION_FULL = 0.35  # similarity that counts as a strong match
-TRENDING_UPVOTES = 10
-UPVOTE_WEIGHT = 0.004
 EXPLICIT_FLOOR = 0.45
 
 
@@ -61,6 +60,13 @@ class _Similarity:
     liked_row: Mapping[str, int]
     rated: feedback.Examples | None = None  # None: nobody rated a paper
 
+    def liked_of(self, profile: Profile) -> list[tuple[str, NDArray[np.float32]]]:
+        """The reader's liked papers, each with its cosines to the day's papers."""
+        if self.to_liked is None:
+            return []
+        rows = self.liked_row
+        return [(i, self.to_liked[rows[i]]) for i in profile.liked if i in rows]
+
     def to_profiles(self, start: int, stop: int) -> NDArray[np.float64] | None:
         """Cosine similarity of readers start..stop to every paper."""
         if self.papers is None or self.queries is None:
@@ -72,46 +78,11 @@ class _Similarity:
 
 @dataclass(frozen=True)
 class _Day:
-    """What every reader's scoring shares: the paper index, similarities and per-paper arrays."""
+    """What every reader's scoring shares: the day's papers, their index, the similarities."""
 
-    index: PaperIndex
+    papers: Sequence[Paper]
+    shared: DayIndex  # built once for these papers (`day_index`)
     similarity: _Similarity
-    upvotes: NDArray[np.int64]
-    upvote_bonus: NDArray[np.float64]
-    id_rank: NDArray[np.int64]
-    position: Mapping[str, int]  # paper id -> index
-    category_column: Mapping[str, int]
-    primary: NDArray[np.float64]  # categories x papers: 1 where it is the primary category
-    listed: NDArray[np.float64]  # categories x papers: 1 where the paper is listed in it
-
-    @classmethod
-    def build(cls, papers: Sequence[Paper], similarity: _Similarity) -> _Day:
-        import numpy as np
-
-        upvotes = np.array([p.extras.upvotes or 0 for p in papers], dtype=np.int64)
-        bonus = UPVOTE_WEIGHT * np.minimum(1.0, np.log1p(upvotes) / math.log1p(1000))
-        id_rank = np.empty(len(papers), dtype=np.int64)
-        id_rank[sorted(range(len(papers)), key=lambda i: papers[i].id)] = np.arange(len(papers))
-        columns = {c: n for n, c in enumerate(sorted({c for p in papers for c in p.categories}))}
-        primary = np.zeros((len(columns), len(papers)))
-        listed = np.zeros((len(columns), len(papers)))
-        for i, paper in enumerate(papers):
-            for n, category in enumerate(paper.categories):
-                listed[columns[category], i] = 1.0
-                if n == 0:
-                    primary[columns[category], i] = 1.0
-        position = {paper.id: i for i, paper in enumerate(papers)}
-        return cls(
-            PaperIndex(papers),
-            similarity,
-            upvotes,
-            bonus,
-            id_rank,
-            position,
-            columns,
-            primary,
-            listed,
-        )
 
 
 def select(
@@ -135,8 +106,9 @@ def select(
     liked, delivered, ratings = liked or {}, delivered or {}, ratings or {}
     if not papers:
         return [Selection(profile, day, ()) for profile in profiles]
-    similarity = _similarities(papers, profiles, liked, corpus or papers, ratings)
-    today = _Day.build(papers, similarity)
+    shared = day_index(papers, corpus or papers)
+    similarity = _similarities(shared, profiles, liked, ratings)
+    today = _Day(papers, shared, similarity)
     selections = []
     for start in range(0, len(profiles), CHUNK):
         chunk = profiles[start : start + CHUNK]
@@ -144,10 +116,12 @@ def select(
         taste = ChunkTaste.of([p.email for p in chunk], similarity.rated, similarity.papers)
         scores = _scores(chunk, description, today, taste)
         for offset, profile in enumerate(chunk):
-            explainer = _Explainer(
+            explainer = Explainer(
                 profile,
-                None if description is None else description[offset],
-                today,
+                today.papers,
+                today.shared.index,
+                None if description is None or not _has_query(profile) else description[offset],
+                today.similarity.liked_of(profile),
                 None if taste is None else taste.readers[offset],
             )
             seen = delivered.get(profile.email, set())
@@ -166,15 +140,17 @@ def _pick(profile: Profile, scores: NDArray[np.float64], today: _Day, seen: set[
 
     dropped: set[int] = set()
     for phrase in profile.exclude:
-        title, body = today.index.keyword(phrase)
+        title, body = today.shared.index.keyword(phrase)
         dropped |= title | body
     if seen:
-        dropped.update(today.position[i] for i in seen if i in today.position)
+        dropped.update(today.shared.position[i] for i in seen if i in today.shared.position)
     eligible = np.flatnonzero(scores >= max(profile.min_score, 0.0))
     if dropped:
         eligible = np.setdiff1d(eligible, np.fromiter(dropped, dtype=np.int64))
     order = eligible[
-        np.lexsort((today.id_rank[eligible], -today.upvotes[eligible], -scores[eligible]))
+        np.lexsort(
+            (today.shared.id_rank[eligible], -today.shared.upvotes[eligible], -scores[eligible])
+        )
     ]
     return [int(i) for i in order[: profile.max_papers]]
 
@@ -193,55 +169,75 @@ def _scores(
     """
     import numpy as np
 
-    index = today.index
-    rows, size = len(chunk), len(index.papers)
+    rows, size = len(chunk), len(today.papers)
     in_title, in_body, by_author = _hit_counts(chunk, today)
-    has_query = np.array([_has_query(p) for p in chunk])[:, None]
-    if description is None:
-        description = np.zeros((rows, size))
-        topical = np.full((rows, size), 0.5)
-    else:
-        topical = np.where(has_query, np.minimum(1.0, description / DESCRIPTION_FULL), 0.5)
+    has_query = np.array([_has_query(p) for p in chunk])
+    near = None if description is None else np.minimum(1.0, description / DESCRIPTION_FULL)
     similarity = today.similarity
     liked = liked_best([p.liked for p in chunk], similarity.to_liked, similarity.liked_row, size)
     if taste is not None:
         liked[taste.rows] = np.maximum(liked[taste.rows], taste.up)
 
-    # prod(1 - strength), one factor per signal; repeated hits multiply by a power
-    keep = np.where(in_title > 0, 0.65 - 0.4 * topical, 1.0)
-    keep *= _powers(0.85, in_title - 1)
-    keep *= _powers(0.2, by_author)
-    keep *= np.where(in_body > 0, 0.85 - 0.3 * topical, 1.0)
-    keep *= _powers(0.92, in_body - 1)
-    description_hit = (description >= DESCRIPTION_MIN) & has_query
-    keep *= np.where(description_hit, 1 - 0.7 * np.minimum(1.0, description / DESCRIPTION_FULL), 1)
+    def topical(at: NDArray[np.intp]) -> NDArray[np.float64] | float:
+        """How close the papers at these cells are to the reader's text (0.5: no text)."""
+        return 0.5 if near is None else np.where(has_query[at // size], near.flat[at], 0.5)
+
+    # prod(1 - strength), one factor per signal; repeated hits multiply by a power. Each factor
+    # is applied only where it is not 1 (x * 1.0 is x): cells without a signal stay 1
+    keep = np.ones((rows, size))
+    flat = keep.reshape(-1)
+    at = np.flatnonzero(in_title > 0)
+    flat[at] = 0.65 - 0.4 * topical(at)
+    _multiply_powers(flat, 0.85, in_title, 1)
+    _multiply_powers(flat, 0.2, by_author, 0)
+    at = np.flatnonzero(in_body > 0)
+    flat[at] *= 0.85 - 0.3 * topical(at)
+    _multiply_powers(flat, 0.92, in_body, 1)
+    description_hit = np.zeros((rows, size), dtype=bool)
+    if description is not None and near is not None:
+        description_hit = (description >= DESCRIPTION_MIN) & has_query[:, None]
+        at = np.flatnonzero(description_hit)
+        flat[at] *= 1 - 0.7 * near.flat[at]
     liked_hit = liked >= LIKED_MIN
-    keep *= np.where(liked_hit, 1 - 0.6 * np.minimum(1.0, liked / LIKED_FULL), 1.0)
+    at = np.flatnonzero(liked_hit)
+    flat[at] *= 1 - 0.6 * np.minimum(1.0, liked.flat[at] / LIKED_FULL)
     primary, listed = _category_hits(chunk, today)
-    keep *= np.where(primary, 0.9, np.where(listed, 0.95, 1.0))
+    flat[np.flatnonzero(primary)] *= 0.9
+    flat[np.flatnonzero(listed & ~primary)] *= 0.95
     if taste is not None:  # the model's yes is one more signal, its no scales the rest down
         keep[taste.rows] = 1 - (1 - keep[taste.rows] * (1 - taste.boost)) * taste.doubt
-    score = 1 - keep
 
     explicit = (in_title > 0) | (by_author > 0)
     categories_only = np.array([_categories_only(p) for p in chunk])[:, None]
     supported = explicit | (in_body > 0) | liked_hit | (listed & categories_only)
-    score = np.where(explicit, np.maximum(score, EXPLICIT_FLOOR), score)
-    score = np.where(~explicit & ~supported, np.minimum(score, EXPLICIT_FLOOR - 0.01), score)
     if taste is not None:
-        score[taste.rows] *= taste.damping
         description_hit[taste.rows] |= taste.boost > 0  # the model may pick, like the description
-    score = np.round(score * (1 - UPVOTE_WEIGHT) + today.upvote_bonus, 4)
-    return np.where(supported | description_hit, score, -1.0)
+    at = np.flatnonzero(supported | description_hit)  # the others score -1: no real match
+    score = 1 - flat[at]
+    strong = explicit.flat[at]
+    score = np.where(strong, np.maximum(score, EXPLICIT_FLOOR), score)
+    score = np.where(~strong & ~supported.flat[at], np.minimum(score, EXPLICIT_FLOOR - 0.01), score)
+    if taste is not None:
+        damping = np.ones((rows, size))
+        damping[taste.rows] = taste.damping
+        score *= damping.flat[at]
+    scores = np.full(rows * size, -1.0)
+    scores[at] = np.round(score * (1 - UPVOTE_WEIGHT) + today.shared.upvote_bonus[at % size], 4)
+    return scores.reshape(rows, size)
 
 
-def _powers(base: float, exponents: NDArray[np.int64]) -> NDArray[np.float64]:
-    """base ** max(exponent, 0), by table look-up (counts are small integers)."""
+def _multiply_powers(
+    flat: NDArray[np.float64], base: float, counts: NDArray[np.int64], free: int
+) -> None:
+    """flat *= base ** max(count - free, 0), where that is not 1 (exponents by table look-up:
+    counts are small integers)."""
     import numpy as np
 
-    exponents = np.maximum(exponents, 0)
-    table: NDArray[np.float64] = np.power(base, np.arange(int(exponents.max()) + 1), dtype=float)
-    return table[exponents]
+    at = np.flatnonzero(counts > free)
+    if len(at):
+        exponents = counts.flat[at] - free
+        table = np.power(base, np.arange(int(exponents.max()) + 1), dtype=float)
+        flat[at] *= table[exponents]
 
 
 def _hit_counts(
@@ -250,24 +246,28 @@ def _hit_counts(
     """Readers x papers: keywords in the title, keywords only in the abstract, followed authors."""
     import numpy as np
 
-    index = today.index
-    size = len(index.papers)
-    title: list[NDArray[np.int64]] = []
-    body: list[NDArray[np.int64]] = []
-    author: list[NDArray[np.int64]] = []
+    index = today.shared.index
+    size, rows = len(today.papers), len(chunk)
+    found: list[tuple[NDArray[np.int64], NDArray[np.int64]]] = []  # title, abstract only
+    authors: list[NDArray[np.int64]] = []
+    keyword_rows: list[int] = []
+    author_rows: list[int] = []
     for row, profile in enumerate(chunk):
-        offset = row * size
-        for keyword in profile.keywords:
-            in_title, only_body = index.keyword_positions(keyword)
-            title.append(in_title + offset)
-            body.append(only_body + offset)
-        author.extend(index.author_positions(name) + offset for name in profile.authors)
+        found += map(index.keyword_positions, profile.keywords)
+        keyword_rows += [row] * len(profile.keywords)
+        authors += map(index.author_positions, profile.authors)
+        author_rows += [row] * len(profile.authors)
 
-    def counts(parts: list[NDArray[np.int64]]) -> NDArray[np.int64]:
-        flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        return np.bincount(flat, minlength=len(chunk) * size).reshape(len(chunk), size)
+    def counts(parts: Sequence[NDArray[np.int64]], of_rows: list[int]) -> NDArray[np.int64]:
+        """Papers by row, counted: each part's papers in the row it was found for."""
+        lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+        offsets = np.repeat(np.asarray(of_rows, dtype=np.int64) * size, lengths)
+        flat = np.concatenate(parts) + offsets if parts else np.zeros(0, dtype=np.int64)
+        return np.bincount(flat, minlength=rows * size).reshape(rows, size)
 
-    return counts(title), counts(body), counts(author)
+    titles = [title for title, _ in found]
+    bodies = [body for _, body in found]
+    return counts(titles, keyword_rows), counts(bodies, keyword_rows), counts(authors, author_rows)
 
 
 def _category_hits(
@@ -276,79 +276,17 @@ def _category_hits(
     """Readers x papers: one of the reader's categories is primary; the paper is listed in one."""
     import numpy as np
 
-    wanted = np.zeros((len(chunk), len(today.category_column)))
+    columns, categories = today.shared.category_column, today.shared.categories
+    wanted = np.zeros((len(chunk), len(columns) + 1), dtype=bool)  # the last: no category
     for row, profile in enumerate(chunk):
         for category in profile.categories:
-            if category in today.category_column:
-                wanted[row, today.category_column[category]] = 1.0
-    return (wanted @ today.primary) > 0, (wanted @ today.listed) > 0
-
-
-class _Explainer:
-    """Builds the reasons for one reader's picks; look-ups are done once per reader."""
-
-    def __init__(
-        self,
-        profile: Profile,
-        description: NDArray[np.float64] | None,
-        today: _Day,
-        taste: Taste | None = None,
-    ) -> None:
-        index, similarity = today.index, today.similarity
-        self.papers = index.papers
-        self.keywords = [(k, *index.keyword(k)) for k in profile.keywords]
-        self.authors = [(a, index.author(a)) for a in profile.authors]
-        self.description = description if _has_query(profile) else None
-        self.label = (
-            "matches your description" if profile.description else "similar to your keywords"
-        )
-        self.liked = [
-            (liked_id, similarity.to_liked[similarity.liked_row[liked_id]])
-            for liked_id in profile.liked
-            if similarity.to_liked is not None and liked_id in similarity.liked_row
-        ]
-        self.categories = profile.categories
-        self.taste = taste
-
-    def explain(self, picked: list[int], scores: NDArray[np.float64]) -> list[SelectedPaper]:
-        return [SelectedPaper(self.papers[i], float(scores[i]), self.reasons(i)) for i in picked]
-
-    def reasons(self, i: int) -> tuple[str, ...]:
-        """Why paper `i` was picked, the strongest reason first."""
-        reasons = [(0.7, f"author {a}") for a, found in self.authors if i in found]
-        for keyword, title, body in self.keywords:
-            if i in title:
-                reasons.append((0.6, f'keyword "{keyword}" in title'))
-            elif i in body:
-                reasons.append((0.3, f'keyword "{keyword}" in abstract'))
-        if self.description is not None:
-            value = float(self.description[i])
-            if value >= DESCRIPTION_MIN:
-                reasons.append((0.5 * value, f"{self.label} ({value:.2f})"))
-        if self.liked:
-            value, liked_id = max(((float(row[i]), k) for k, row in self.liked), key=lambda t: t[0])
-            if value >= LIKED_MIN:
-                reasons.append((0.5 * value, f"similar to your liked paper {liked_id}"))
-        if self.taste is not None:
-            reasons += self.taste.reasons(i)
-        paper = self.papers[i]
-        category = _category_reason(self.categories, paper)
-        if category:
-            reasons.append((0.1, category))
-        upvotes = paper.extras.upvotes or 0
-        if upvotes >= TRENDING_UPVOTES:
-            reasons.append((0.0, f"trending on Hugging Face ({upvotes} upvotes)"))
-        reasons.sort(key=itemgetter(0), reverse=True)  # stable: ties keep their order
-        return tuple([text for _, text in reasons])
-
-
-def _category_reason(categories: Sequence[str], paper: Paper) -> str | None:
-    if not categories or not paper.categories:
-        return None
-    if paper.categories[0] in categories:
-        return f"category {paper.categories[0]}"
-    shared = [c for c in paper.categories[1:] if c in categories]
-    return f"cross-listed in {shared[0]}" if shared else None
+            if category in columns:
+                wanted[row, columns[category]] = True
+    primary = wanted[:, categories[0]]  # column -1 is the last: never wanted
+    listed = primary.copy()
+    for others in categories[1:]:
+        listed |= wanted[:, others]
+    return primary, listed
 
 
 def _categories_only(profile: Profile) -> bool:
@@ -365,26 +303,18 @@ def _query(profile: Profile) -> str:
     return " ".join(filter(None, [profile.description, *keywords]))
 
 
-def _document(paper: Paper) -> str:
-    """Title twice: a word in the title counts more than the same word in the abstract."""
-    return f"{paper.title}. {paper.title}. {paper.abstract}"
-
-
 def _similarities(
-    papers: Sequence[Paper],
+    shared: DayIndex,
     profiles: Sequence[Profile],
     liked: Mapping[str, Paper],
-    corpus: Sequence[Paper],
     ratings: Ratings,
 ) -> _Similarity:
-    """Fit TF-IDF on `corpus`, then place the papers, the liked and rated papers and the
-    profiles' queries in it; products with the readers are taken per chunk."""
-    liked_ids = sorted({i for p in profiles for i in p.liked if i in liked})
-    tfidf = Tfidf([_document(p) for p in corpus])
-    if not tfidf.vocabulary:  # no word that is not a stop word: nothing to compare
+    """The profiles' queries, the liked and the rated papers placed in the day's TF-IDF space;
+    products with the readers are taken per chunk."""
+    tfidf, paper_vectors = shared.tfidf, shared.vectors
+    if tfidf is None or paper_vectors is None:  # no word that is not a stop word
         return _Similarity(None, None, None, {})
-    vectors = tfidf.corpus if corpus is papers else tfidf.transform(map(_document, papers))
-    paper_vectors = Postings(vectors, len(tfidf.vocabulary))
+    liked_ids = sorted({i for p in profiles for i in p.liked if i in liked})
     queries = None
     if any(_has_query(p) for p in profiles):
         queries = tfidf.transform(map(_query, profiles))

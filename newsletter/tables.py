@@ -45,17 +45,41 @@ def console(*, stderr: bool = False, quiet: bool = False) -> Console:
 
 def fetch_tables(report: FetchReport, console: Console, summary_console: Console) -> None:
     """The papers of the day, then what each source gave."""
-    table = Table("id", "category", "type", "title", title=f"Papers for {report.day}")
-    for paper in report.papers:
-        kind = paper.announce_type.value if paper.announce_type else ""
-        table.add_row(paper.id, paper.primary_category or "", kind, paper.title)
-    console.print(table)
+    console.out(papers_listing(report, console), highlight=False)
     summary = Table("source", "status", "papers", "detail", title="Sources")
     for outcome in report.outcomes:
         summary.add_row(
             outcome.source, outcome.status.value, str(len(outcome.papers)), outcome.detail
         )
     summary_console.print(summary)
+
+
+def papers_listing(report: FetchReport, console: Console) -> str:
+    """The papers of the day, one aligned line each: a day of thousands of papers is listed in
+    milliseconds (a table, each cell measured and wrapped, took seconds). On a terminal a
+    title is cut to its width; elsewhere it is whole."""
+    from rich.cells import cell_len, set_cell_size
+
+    from newsletter.render.text import one_line
+
+    rows = [
+        (p.id, p.primary_category or "", p.announce_type.value if p.announce_type else "",
+         one_line(p.title))
+        for p in report.papers
+    ]  # fmt: skip
+    head = ("id", "category", "type", "title")
+    widths = [max([len(head[i]), *(len(row[i]) for row in rows)]) for i in range(3)]
+    room = console.width - sum(widths) - 6 if console.is_terminal else 0
+
+    def line(row: tuple[str, str, str, str]) -> str:
+        *cells, title = row
+        if room > 1 and cell_len(title) > room:
+            title = set_cell_size(title, room - 1) + "…"
+        return "  ".join([*(c.ljust(w) for c, w in zip(cells, widths, strict=True)), title])
+
+    ruler = line(("-" * widths[0], "-" * widths[1], "-" * widths[2], "-----"))
+    listed = [line(row) for row in rows]
+    return "\n".join([f"Papers for {report.day}: {len(rows)}", line(head), ruler, *listed])
 
 
 def preview_table(day: date, entries: Sequence[PreviewEntry], out: str) -> Table:

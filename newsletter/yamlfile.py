@@ -36,6 +36,7 @@ MAX_DEPTH = 100  # levels of nesting (a config needs about 6)
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _NUMBER_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+_KEY_TAGS = {_STR_TAG, *_NUMBER_TAGS, "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"}
 _ARXIV_ID_LIKE = re.compile(r"^\d{4}\.\d{4,5}$")  # 2502.10000 must not become 2502.1
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -98,6 +99,9 @@ def load_yaml(path: Path) -> YamlDocument:
         root = loader.get_single_node()
         if root is None:
             return YamlDocument(path, None, None)
+        plain = _plain_data(loader, root, text)
+        if plain is not _UNUSUAL:
+            return YamlDocument(path, plain, root)
         graph = _walk(root, str(path))
         if graph.shared:
             _check_aliases(root, str(path))
@@ -116,6 +120,75 @@ def load_yaml(path: Path) -> YamlDocument:
     finally:
         loader.dispose()
     return YamlDocument(path, data, root)
+
+
+# --- the common file, read fast ------------------------------------------------------------
+
+
+class _Unusual(Exception):
+    """Something the fast reading leaves to the careful one (which finds the same data or the
+    same error)."""
+
+
+_UNUSUAL: Any = _Unusual
+_SEQ_TAG, _MAP_TAG = "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+
+
+def _plain_data(loader: _Loader, root: yaml.Node, text: str) -> Any:
+    """The data of a document without aliases, merge keys, duplicate keys, explicit tags on
+    collections or values that cannot be built, nested at most MAX_DEPTH deep (every config
+    written by hand or by a tool): one pass that builds it (with times and arXiv ids kept as
+    text), which the node graph, the duplicate check and PyYAML's generic construction would
+    take four. `_UNUSUAL` for any other document: `load_yaml` then reads it the careful way.
+    """
+    if "*" in text and "&" in text:  # an alias needs an anchor: the graph may share nodes
+        return _UNUSUAL
+    try:
+        return _build(loader, root, 0)
+    except (_Unusual, yaml.YAMLError, RecursionError):
+        loader.constructed_objects, loader.recursive_objects = {}, {}  # as a new constructor
+        loader.state_generators, loader.deep_construct = [], False
+        return _UNUSUAL
+
+
+def _build(loader: _Loader, node: yaml.Node, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise _Unusual
+    kind = type(node)
+    if isinstance(node, yaml.ScalarNode):
+        tag = node.tag
+        if tag == _STR_TAG:
+            return node.value
+        if tag in _NUMBER_TAGS and not node.style and _as_text(node.value):
+            node.tag = _STR_TAG  # as `_keep_times_as_text`
+            return node.value
+        return loader.construct_object(node)
+    depth += 1  # of the children, text among them checked here
+    if depth > MAX_DEPTH and node.value:
+        raise _Unusual
+    if kind is yaml.SequenceNode and node.tag == _SEQ_TAG:
+        return [  # text inline: most values are
+            item.value
+            if type(item) is yaml.ScalarNode and item.tag == _STR_TAG
+            else _build(loader, item, depth)
+            for item in node.value
+        ]
+    if kind is yaml.MappingNode and node.tag == _MAP_TAG:
+        data: dict[Any, Any] = {}
+        written: set[str] = set()
+        for key_node, value_node in node.value:
+            if type(key_node) is not yaml.ScalarNode or key_node.tag not in _KEY_TAGS:
+                raise _Unusual  # a complex key, a merge key (`<<`)
+            key = key_node.value if key_node.tag == _STR_TAG else _build(loader, key_node, depth)
+            if key in data or key_node.value in written:
+                raise _Unusual  # a duplicate: reported with its place by the careful way
+            written.add(key_node.value)
+            if type(value_node) is yaml.ScalarNode and value_node.tag == _STR_TAG:
+                data[key] = value_node.value
+            else:
+                data[key] = _build(loader, value_node, depth)
+        return data
+    raise _Unusual
 
 
 # --- walking the node graph ------------------------------------------------------------------
@@ -295,8 +368,13 @@ def _keep_times_as_text(graph: _Graph) -> None:
     for node in graph.nodes:
         if not isinstance(node, yaml.ScalarNode) or node.tag not in _NUMBER_TAGS or node.style:
             continue
-        if ":" in node.value or _ARXIV_ID_LIKE.match(node.value):
+        if _as_text(node.value):
             node.tag = _STR_TAG
+
+
+def _as_text(value: str) -> bool:
+    """A number as YAML reads it that is a time or an arXiv id as written."""
+    return ":" in value or _ARXIV_ID_LIKE.match(value) is not None
 
 
 def _child(node: yaml.Node | None, part: str | int) -> tuple[yaml.Node, yaml.Node] | None:

@@ -356,13 +356,13 @@ def test_tfidf_is_scikit_learns_to_the_bit() -> None:
 def test_cosines_in_blocks_equal_cosines_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
-    from newsletter import matching
+    from newsletter import tfidf as weights
 
     documents = _relevance_documents()
-    tfidf = matching.Tfidf(documents)
-    papers = matching.Postings(tfidf.corpus, len(tfidf.vocabulary))
+    tfidf = weights.Tfidf(documents)
+    papers = weights.Postings(tfidf.corpus, len(tfidf.vocabulary))
     at_once = papers.cosines(tfidf.corpus, 3, 40)
-    monkeypatch.setattr(matching, "MAX_EXPANDED", 500)
+    monkeypatch.setattr(weights, "MAX_EXPANDED", 500)
     assert np.array_equal(papers.cosines(tfidf.corpus, 3, 40), at_once)
     # a document's cosine with itself is 1
     assert np.allclose(np.diag(papers.cosines(tfidf.corpus)), 1.0, atol=1e-6)

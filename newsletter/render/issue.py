@@ -36,7 +36,14 @@ def canonical(text: str) -> str:
     return (text.replace("\r\n", "\n") if "\r" in text else text).replace("\n", "\r\n")
 
 
+def canonical_bytes(text: str) -> bytes:
+    """`canonical(text)` in UTF-8, made on the bytes (faster): UTF-8 writes CR and LF as
+    themselves, and never inside another character."""
+    data = text.encode("utf-8")
+    return (data.replace(b"\r\n", b"\n") if b"\r" in data else data).replace(b"\n", b"\r\n")
+
+
 def sent_size(text: str) -> int:
     """The bytes of `canonical(text)` in UTF-8, without building it."""
-    size = len(text.encode("utf-8")) + text.count("\n")
+    size = (len(text) if text.isascii() else len(text.encode("utf-8"))) + text.count("\n")
     return size - text.count("\r\n") if "\r" in text else size

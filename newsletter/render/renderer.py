@@ -8,9 +8,11 @@ Per day, each paper's card (`card.html.j2`, `card.txt.j2`, `compact.html.j2`) is
 (the text once for each indent the card numbers need) and shared by every reader who gets it.
 Per reader, the issue is rendered with a placeholder element where each card goes, compiled,
 and the cards are joined in. MJML passes the HTML inside `mj-text` through, only re-serialised,
-so each card is re-serialised the same way once (see `_Normaliser`) and the joined issue is
-byte for byte what rendering the whole issue in one piece gives (`IssueRenderer.render_direct`,
-which the tests and the benchmarks compare against; `mjml_source` gives that piece's MJML).
+so each card is re-serialised the same way once (see `skeleton.Normaliser`) and the joined issue
+is byte for byte what rendering the whole issue in one piece gives (`IssueRenderer.render_direct`,
+which the tests and the benchmarks compare against; `mjml_source` gives that piece's MJML). With
+the built-in `issue.mjml.j2`, that placeholder issue is compiled once per shape and each reader's
+strings are filled in (`skeleton.Skeletons`); the text part is rendered per reader.
 
 Feed text is untrusted: autoescape is on for every template but the `.txt.j2` ones, nothing from
 a feed is marked safe, and only http(s) links reach a template.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
@@ -31,7 +33,9 @@ from markupsafe import Markup
 
 from newsletter.errors import RenderError
 from newsletter.paths import builtin_templates
+from newsletter.render.cards import Card, Cards
 from newsletter.render.issue import Layout, RenderedIssue, sent_size
+from newsletter.render.skeleton import Normaliser, Skeletons, compile_mjml, join_tokens, printable
 from newsletter.render.text import (
     intro,
     long_date,
@@ -44,10 +48,10 @@ from newsletter.render.text import (
     wrap,
 )
 from newsletter.render.views import (
+    CardSlot,
     ListItem,
     PaperView,
     interests_summary,
-    shown_reasons,
 )
 from newsletter.render.views import (
     Newsletter as Newsletter,  # re-exported: the renderer is built from it
@@ -74,19 +78,10 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
         auto_reload=False,
     )
     env.filters["wrap"] = wrap
-    env.finalize = _printable
+    env.filters["join"] = join_tokens  # Jinja's, which also serves `Skeletons`
+    env.finalize = printable
     env.globals["search_path"] = search
     return env
-
-
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
-
-
-def _printable(value: Any) -> Any:
-    """Every value a template prints: characters XML (and so MJML) cannot carry are dropped."""
-    if isinstance(value, str) and not isinstance(value, Markup):
-        return _NOT_XML.sub("", value)
-    return value
 
 
 @dataclass(frozen=True)
@@ -117,6 +112,13 @@ def _template_line(exc: BaseException) -> str:
     return found
 
 
+def _source_of(env: jinja2.Environment, template: _Template) -> tuple[str, str]:
+    """A loaded template's file name and source, as the environment finds it."""
+    assert env.loader is not None
+    source, filename, _ = env.loader.get_source(env, template.name)
+    return filename or template.name, source
+
+
 def _template(env: jinja2.Environment, name: str) -> _Template:
     try:
         return _Template(env.get_template(name), name)
@@ -127,51 +129,7 @@ def _template(env: jinja2.Environment, name: str) -> _Template:
         raise RenderError(f"{error.filename or name}:{error.lineno}: {error.message}") from error
 
 
-def compile_mjml(source: str) -> str:
-    """MJML to HTML, no web fonts; an MJML error names what failed."""
-    from mjml import mjml2html
-
-    try:
-        html: str = mjml2html(source, fonts={})
-    except Exception as error:  # mjml-python raises a bare exception type from Rust
-        raise RenderError(f"MJML did not compile: {one_line(str(error))[:300]}") from error
-    return html
-
-
-class _Normaliser:
-    """Re-serialise an HTML fragment exactly as MJML does inside `mj-text`, with a cache."""
-
-    def __init__(self) -> None:
-        self._marker = secrets.token_hex(8)
-        self._cache: dict[str, str] = {}
-
-    def __call__(self, fragment: str) -> str:
-        if fragment not in self._cache:
-            start, end = f'<i id="a{self._marker}"></i>', f'<i id="z{self._marker}"></i>'
-            source = (
-                "<mjml><mj-body><mj-section><mj-column><mj-text>"
-                f"{start}{fragment}{end}</mj-text></mj-column></mj-section></mj-body></mjml>"
-            )
-            html = compile_mjml(source)
-            _, found, rest = html.partition(start)
-            body, found_end, _rest = rest.partition(end)
-            if not (found and found_end):
-                raise RenderError("MJML changed a card beyond recognition")
-            self._cache[fragment] = body
-        return self._cache[fragment]
-
-
 # ---------------------------------------------------------------------------- the renderer
-
-
-@dataclass
-class Card:
-    """A paper rendered once a day: its card HTML, its compact-list line and its text block,
-    the latter once for each indent it is shown with (`texts`, by indent width)."""
-
-    html: str
-    compact: str
-    texts: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -181,9 +139,7 @@ class IssueRenderer:
     newsletter: Newsletter
     env: jinja2.Environment = field(default_factory=environment)
     budget: int = HTML_BUDGET
-    _views: dict[str, PaperView] = field(default_factory=dict)
-    _cards: dict[str, Card] = field(default_factory=dict)
-    _normalise: _Normaliser = field(default_factory=_Normaliser)
+    _normalise: Normaliser = field(default_factory=Normaliser)
     _token: str = field(default_factory=lambda: secrets.token_hex(6))
 
     def __post_init__(self) -> None:
@@ -192,45 +148,49 @@ class IssueRenderer:
         self._card_html = _template(self.env, "card.html.j2")
         self._card_text = _template(self.env, "card.txt.j2")
         self._compact = _template(self.env, "compact.html.j2")
+        templates = (self._card_html, self._compact, self._card_text)
+        self.cards = Cards(
+            self._card_html.render, self._compact.render, self._card_text.render,
+            Cards.fingerprint_of(_source_of(self.env, t) for t in templates),
+        )  # fmt: skip
+        builtin = str(builtin_templates() / "issue.mjml.j2")
+        self._skeletons = (  # only the built-in template is known to print strings as they are
+            Skeletons(self._issue.render, compile_mjml, self._token)
+            if self._issue.template.filename == builtin
+            else None
+        )
 
     # -- per paper, once a day
 
     def view(self, paper: Paper) -> PaperView:
-        if paper.id not in self._views:
-            self._views[paper.id] = PaperView.of(paper)
-        return self._views[paper.id]
+        return self.cards.card(paper).view
 
     def card(self, paper: Paper) -> Card:
-        """The paper's card HTML (as MJML will write it) and compact-list line."""
-        if paper.id not in self._cards:
-            view = self.view(paper)
-            html = self._card_html.render(paper=view).strip()
-            compact = self._compact.render(paper=view).strip()
-            self._cards[paper.id] = Card(html, compact)
-        return self._cards[paper.id]
+        """The paper's card HTML (as the template writes it) and compact-list line."""
+        return self.cards.card(paper)
 
     def card_text(self, paper: Paper, indent: int) -> str:
         """The paper's text block, every line indented by `indent` columns."""
-        texts = self.card(paper).texts
-        if indent not in texts:
-            rendered = self._card_text.render(paper=self.view(paper), indent=" " * indent)
-            texts[indent] = rendered.strip("\n")
-        return texts[indent]
+        return self.cards.text(paper, indent)
+
+    def render_cards(self, papers: Iterable[Paper]) -> None:
+        """Render these papers' cards now, as every issue shows them (HTML as MJML writes it,
+        text with the indents of one to 99 cards): the once-a-day work of `render`, done ahead,
+        kept for every renderer of the process (worker processes forked after this share them)."""
+        papers = list(papers)
+        self.cards.render_all(papers, {number_width(1), number_width(99)})
+        for paper in papers:
+            card = self.cards.card(paper)
+            self._normalise(card.html)
+            self._normalise(card.compact)
 
     # -- per reader
 
     def render(self, selection: Selection, email: str, name: str | None) -> RenderedIssue:
         """The reader's issue, cards joined into a compiled skeleton."""
-        papers = selection.papers
-        layout, html = self._fit(selection, email, name)
-        text = self._render_text(selection, email, name, layout)
-        return RenderedIssue(
-            subject=subject(self.newsletter.title, selection.day, papers),
-            preheader=preheader(papers),
-            html=html,
-            text=text,
-            layout=layout,
-        )
+        reader = self._reader(selection, email, name)
+        layout, html = self._fit_reader(reader)
+        return self._issue_of(reader, layout, html)
 
     def render_direct(self, selection: Selection, email: str, name: str | None) -> RenderedIssue:
         """The same issue rendered in one piece, cards in place.
@@ -238,38 +198,67 @@ class IssueRenderer:
         The reference design: the tests (byte for byte) and the benchmarks (for speed) compare
         `render`, which joins shared cards into a compiled skeleton, against it."""
         layout, _ = self._fit(selection, email, name)
-        papers = selection.papers
-        return RenderedIssue(
-            subject=subject(self.newsletter.title, selection.day, papers),
-            preheader=preheader(papers),
-            html=compile_mjml(self._source(selection, email, name, layout)),
-            text=self._render_text(selection, email, name, layout),
-            layout=layout,
-        )
+        reader = self._reader(selection, email, name)
+        return self._issue_of(reader, layout, compile_mjml(self._source(reader, layout)))
 
     def mjml_source(self, selection: Selection, email: str, name: str | None) -> str:
         """The MJML the reader's issue is compiled from, cards in place (for other compilers:
         the tests compare what official MJML makes of it)."""
-        layout, _ = self._fit(selection, email, name)
-        return self._source(selection, email, name, layout)
+        reader = self._reader(selection, email, name)
+        layout, _ = self._fit_reader(reader)
+        return self._source(reader, layout)
 
-    def _source(self, selection: Selection, email: str, name: str | None, layout: Layout) -> str:
-        papers = selection.papers
-        full, listed = papers[: layout.full], papers[layout.full : layout.full + layout.compact]
-        day = selection.day
-        cards = [self.newsletter.slot(Markup(self.card(p.paper).html), p, email, day) for p in full]
-        compact = [Markup(self.card(p.paper).compact) for p in listed]
-        return self._issue.render(
-            **self._context(selection, email, name, layout), cards=cards, compact=compact
+    def _issue_of(self, reader: _Reader, layout: Layout, html: str) -> RenderedIssue:
+        return RenderedIssue(
+            subject=reader.context["subject"],
+            preheader=reader.context["preheader"],
+            html=html,
+            text=self._render_text(reader, layout),
+            layout=layout,
         )
 
+    def _reader(self, selection: Selection, email: str, name: str | None) -> _Reader:
+        """What the reader's issue shows whatever its layout: the context, each card's slot."""
+        papers, day, newsletter = selection.papers, selection.day, self.newsletter
+        context = {
+            "title": one_line(newsletter.title),
+            "subject": subject(newsletter.title, day, papers),
+            "preheader": preheader(papers),
+            "day": day,
+            "day_long": long_date(day),
+            "name": one_line(name) if name else None,
+            "email": email,
+            "count": len(papers),
+            "interests": interests_summary(selection.profile),
+            "sender": newsletter.sender,
+            "unsubscribe": newsletter.unsubscribe(email, day),
+            "issue_url": newsletter.issue_url(email, day),
+        }
+        slots = [newsletter.slot(_EMPTY, picked, email, day) for picked in papers]
+        return _Reader(selection, context, slots)
+
+    def _source(self, reader: _Reader, layout: Layout) -> str:
+        papers = reader.selection.papers
+        full, listed = papers[: layout.full], papers[layout.full : layout.full + layout.compact]
+        cards = [
+            slot.with_html(Markup(self.card(p.paper).html))
+            for slot, p in zip(reader.slots, full, strict=False)
+        ]
+        compact = [Markup(self.card(p.paper).compact) for p in listed]
+        return self._issue.render(**_context(reader, layout), cards=cards, compact=compact)
+
     def _fit(self, selection: Selection, email: str, name: str | None) -> tuple[Layout, str]:
+        """The layout of the reader's issue and its HTML, each attempt compiled in one piece
+        (`render_direct`'s: the reference for `_fit_reader`)."""
+        return self._fit_reader(self._reader(selection, email, name), skeletons=False)
+
+    def _fit_reader(self, reader: _Reader, *, skeletons: bool = True) -> tuple[Layout, str]:
         """The most full cards that keep the HTML within the budget, the rest as a compact list;
         if even the list is too long, the most list lines that fit."""
-        count = len(selection.papers)
+        count = len(reader.selection.papers)
 
         def attempt(layout: Layout) -> str | None:
-            html = self._join(selection, email, name, layout)
+            html = self._join(reader, layout, skeletons)
             return html if sent_size(html) <= self.budget else None
 
         html = attempt(Layout(count, 0, 0))
@@ -282,77 +271,73 @@ class IssueRenderer:
         if best is not None:
             return Layout(0, best[0], count - best[0]), best[1]
         layout = Layout(0, 0, count)
-        return layout, self._join(selection, email, name, layout)
+        return layout, self._join(reader, layout, skeletons)
 
-    def _join(self, selection: Selection, email: str, name: str | None, layout: Layout) -> str:
-        papers = selection.papers
+    def _join(self, reader: _Reader, layout: Layout, skeletons: bool = True) -> str:
+        """The issue's HTML for `layout`: a compiled skeleton with the cards put in its marks."""
+        papers = reader.selection.papers
         slots = [f'<i id="c{self._token}-{n}"></i>' for n in range(layout.full)]
         items = [f'<i id="l{self._token}-{n}"></i>' for n in range(layout.compact)]
         cards = [
-            self.newsletter.slot(Markup(s), p, email, selection.day)
-            for s, p in zip(slots, papers, strict=False)
+            slot.with_html(Markup(mark)) for mark, slot in zip(slots, reader.slots, strict=False)
         ]
-        source = self._issue.render(
-            **self._context(selection, email, name, layout),
-            cards=cards,
-            compact=[Markup(i) for i in items],
-        )
-        html = compile_mjml(source)
+        context = _context(reader, layout)
+        compact = [Markup(i) for i in items]
         pieces: dict[str, str] = {}
         for slot, picked in zip(slots, papers, strict=False):
             pieces[slot] = self._normalise(self.card(picked.paper).html)
         for item, picked in zip(items, papers[layout.full :], strict=False):
             pieces[item] = self._normalise(self.card(picked.paper).compact)
+        if skeletons and self._skeletons is not None:
+            joined = self._skeletons.fill(context, cards, compact, pieces)
+            if joined is not None:
+                return joined
+        html = compile_mjml(self._issue.render(**context, cards=cards, compact=compact))
         if not pieces:
             return html
         pattern = re.compile("|".join(re.escape(key) for key in pieces))
         return pattern.sub(lambda match: pieces[match.group(0)], html)
 
-    def _context(
-        self, selection: Selection, email: str, name: str | None, layout: Layout
-    ) -> dict[str, Any]:
-        papers = selection.papers
-        return {
-            "title": one_line(self.newsletter.title),
-            "subject": subject(self.newsletter.title, selection.day, papers),
-            "preheader": preheader(papers),
-            "day": selection.day,
-            "day_long": long_date(selection.day),
-            "name": one_line(name) if name else None,
-            "email": email,
-            "count": len(papers),
-            "intro": intro(len(papers), layout),
-            "indent": " " * number_width(layout.full),
-            "hidden": layout.hidden,
-            "interests": interests_summary(selection.profile),
-            "sender": self.newsletter.sender,
-            "unsubscribe": self.newsletter.unsubscribe(email, selection.day),
-            "issue_url": self.newsletter.issue_url(email, selection.day),
-        }
-
-    def _render_text(
-        self, selection: Selection, email: str, name: str | None, layout: Layout
-    ) -> str:
-        papers = selection.papers
+    def _render_text(self, reader: _Reader, layout: Layout) -> str:
+        papers = reader.selection.papers
         width = number_width(layout.full)
         cards = [
-            self.newsletter.slot(
-                Markup(""),
-                p,
-                email,
-                selection.day,
-                numbered(self.card_text(p.paper, width), n, width),
-            )
-            for n, p in enumerate(papers[: layout.full], start=1)
+            slot.with_text(numbered(self.card_text(p.paper, width), n, width))
+            for n, (slot, p) in enumerate(zip(reader.slots, papers[: layout.full], strict=False), 1)
         ]
         compact = [
-            ListItem(self.view(p.paper), shown_reasons(p.reasons))
-            for p in papers[layout.full : layout.full + layout.compact]
+            ListItem(self.view(p.paper), slot.reasons)
+            for slot, p in zip(
+                reader.slots[layout.full :],
+                papers[layout.full : layout.full + layout.compact],
+                strict=False,
+            )
         ]
-        text = self._text.render(
-            **self._context(selection, email, name, layout), cards=cards, compact=compact
-        )
+        text = self._text.render(**_context(reader, layout), cards=cards, compact=compact)
         return tidy_text(text)
+
+
+_EMPTY = Markup("")
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """One reader's issue before its layout: the template context and each paper's slot."""
+
+    selection: Selection
+    context: dict[str, Any]
+    slots: list[CardSlot]
+
+
+def _context(reader: _Reader, layout: Layout) -> dict[str, Any]:
+    """The template context of the reader's issue in `layout`."""
+    count = reader.context["count"]
+    return {
+        **reader.context,
+        "intro": intro(count, layout),
+        "indent": " " * number_width(layout.full),
+        "hidden": layout.hidden,
+    }
 
 
 def _largest(fits: Callable[[int], str | None], high: int) -> tuple[int, str] | None:

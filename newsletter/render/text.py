@@ -35,6 +35,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[$\"'“])")
 
 def one_line(text: str) -> str:
     """Text safe for a header or a single line: no control or separator characters."""
+    if text.isprintable() and "  " not in text and text.strip(" ") == text:
+        return text  # the common case, as it is: no character `_CONTROL` or `split` finds
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
@@ -136,12 +138,18 @@ def wrap(text: str, indent: str = "   ", first: str | None = None, width: int = 
     if len(prefix) + len(words) <= width:
         return prefix + words
     room_first, room = width - len(prefix), width - len(indent)
-    if min(room_first, room) < 1 or max(map(len, words.split(" "))) > min(room_first, room):
+    if min(room_first, room) < 1 or _longer_word(min(room_first, room)).search(words):
         return _wrap_words(words.split(" "), prefix, indent, width)
     head = _filler(room_first).match(words)
     assert head is not None  # every word fits in the room
     rest = _filler(room).findall(words, head.end())
     return "\n".join([prefix + head.group(1), *(indent + line for line in rest)])
+
+
+@functools.lru_cache(maxsize=64)
+def _longer_word(room: int) -> re.Pattern[str]:
+    """A word (a run without spaces) longer than `room` characters."""
+    return re.compile(rf"[^ ]{{{room + 1}}}")
 
 
 @functools.lru_cache(maxsize=64)

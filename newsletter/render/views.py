@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -109,11 +108,12 @@ def distrusted(url: str) -> bool:
     return host.rpartition(".")[2].lower() in DISTRUSTED_TLDS
 
 
-@functools.lru_cache(maxsize=4096)
 def shown_reasons(reasons: tuple[str, ...]) -> tuple[str, ...]:
     """Reasons as readers see them: without the similarity score (`matches your description
     (0.31)` reads `matches your description`), which means nothing to a reader."""
-    return tuple(_SCORE.sub("", reason) for reason in reasons)
+    return tuple(  # only a reason ending in `)` can have a score (`$`: or `)\n`)
+        _SCORE.sub("", reason) if reason.endswith((")", ")\n")) else reason for reason in reasons
+    )
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,12 @@ class CardSlot:
     text: str = ""
     more: str | None = None  # this reader's "more like this" link, when the web app is set up
     less: str | None = None
+
+    def with_html(self, html: Markup) -> CardSlot:
+        return CardSlot(html, self.reasons, self.text, self.more, self.less)
+
+    def with_text(self, text: str) -> CardSlot:
+        return CardSlot(self.html, self.reasons, text, self.more, self.less)
 
 
 @dataclass(frozen=True)
