@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from email.utils import parseaddr
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote, urlencode
 
@@ -53,6 +54,11 @@ class ReaderLinks:
         signer = Signer.from_env(environ)
         return cls(settings.sender, web, settings.unsubscribe_url, signer, settings.bounce_address)
 
+    @cached_property
+    def _sender_uri(self) -> str:
+        """The sender's address as a mailto URI carries it (parsed once, not per reader)."""
+        return uri_address(parseaddr(self.sender)[1])
+
     @property
     def on_web(self) -> bool:
         """Whether links lead to the web app (a base URL and a secret to sign with)."""
@@ -73,7 +79,7 @@ class ReaderLinks:
 
     def mailto(self, email: str | None = None, day: date | None = None) -> str:
         """`mailto:SENDER?subject=unsubscribe TOKEN` (the token only with a secret)."""
-        address = uri_address(parseaddr(self.sender)[1])
+        address = self._sender_uri
         subject = "unsubscribe"
         if email and day and self.signer:
             subject += " " + self.signer.token(reader_key(email), Purpose.UNSUBSCRIBE, day)

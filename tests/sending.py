@@ -8,6 +8,7 @@ import email.policy
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -106,3 +107,13 @@ def send_day(path: Path, delivery: Backend | None = None, **options: bool) -> Se
     made = delivery or backend(path)
     with Session.open(config, make_backend=lambda: made) as session:
         return run_once(session, DEMO_DAY, config.readers, SendOptions(**options))
+
+
+def send_on(path: Path, offset: int) -> SendReport:
+    """The issue of DEMO_DAY + offset days, sent in this process; only the first day reads the
+    demo's sources, later ones select from what is stored (with `digest: always`, every reader
+    gets an issue)."""
+    config = load_config(path)
+    made = backend(path)
+    with Session.open(config, make_backend=lambda: made, online=offset == 0) as session:
+        return run_once(session, DEMO_DAY + timedelta(days=offset), config.readers)

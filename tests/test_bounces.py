@@ -5,34 +5,21 @@ Return-Path names its reader and date (VERP), so that a later bounce can be mapp
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from newsletter.config import load_config
 from newsletter.demo import DEMO_DAY
-from newsletter.pipeline import run_once
-from newsletter.send_report import SendReport
-from newsletter.session import Session
 from newsletter.status import ReaderStatus
 from newsletter.store import Store
 from newsletter.tokens import SECRET_ENV, Signer
-from tests.sending import READERS, backend, demo_config, parse
+from tests.sending import READERS, demo_config, parse, send_on
 from tests.smtpserver import Script, smtp_server
 
 GRACE = "grace.hopper@example.org"
 OPS = "ops@example.org"
 EXTRA = f"  digest: always\n  alerts_to: {OPS}\n"
-
-
-def send_on(path: Path, offset: int) -> SendReport:
-    """The issue of DEMO_DAY + offset days, sent in this process; only the first day reads
-    the demo's sources, the later ones select from what is stored (`digest: always`)."""
-    config = load_config(path)
-    made = backend(path)
-    with Session.open(config, make_backend=lambda: made, online=offset == 0) as session:
-        return run_once(session, DEMO_DAY + timedelta(days=offset), config.readers)
 
 
 def alerts(script: Script) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -18,15 +17,12 @@ import pytest
 
 from newsletter.config import load_config
 from newsletter.demo import DEMO_DAY
-from newsletter.pipeline import run_once
-from newsletter.send_report import SendReport
-from newsletter.session import Session
 from newsletter.status import ReaderStatus
 from newsletter.store import Store
 from newsletter.tokens import SECRET_ENV
 from newsletter.web.app import create_app
 from newsletter.web.server import listening_socket, start_app
-from tests.sending import READERS, backend, demo_config, parse
+from tests.sending import READERS, demo_config, parse, send_on
 from tests.smtpserver import Script, smtp_server
 
 ADA = "ada@example.org"
@@ -36,13 +32,6 @@ ADA = "ada@example.org"
 def secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv(SECRET_ENV, "the-secret-of-the-round-trip-test")
     yield "the-secret-of-the-round-trip-test"
-
-
-def send_on(path: Path, offset: int) -> SendReport:
-    config = load_config(path)
-    made = backend(path)
-    with Session.open(config, make_backend=lambda: made, online=offset == 0) as session:
-        return run_once(session, DEMO_DAY + timedelta(days=offset), config.readers)
 
 
 def received_by(script: Script, start: int) -> list[str]:
