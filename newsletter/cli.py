@@ -34,6 +34,7 @@ from newsletter.cli_options import (
 )
 from newsletter.cli_preview import preview
 from newsletter.cli_serve import serve
+from newsletter.cli_state import state
 from newsletter.cli_subscribers import subscribers
 from newsletter.delivery.registry import BACKENDS
 
@@ -274,8 +275,9 @@ def run(
     Logs to stderr. SIGTERM or Ctrl-C finishes the message in flight and exits 0. The config
     file is reloaded when it changes (an invalid edit is logged and ignored). A send that fell
     due in the last 6 hours (a restart, a crash) is caught up on start. Only one `run` may use
-    a state database at a time. With `newsletter.web.listen`, the readers' web app (see
-    `serve`) runs beside the scheduler.
+    an SQLite state at a time; on a PostgreSQL state, one `run` leads and the others (on other
+    hosts) stand by, taking over within a minute when it dies. With `newsletter.web.listen`,
+    the readers' web app (see `serve`) runs beside the scheduler, on a standby too.
 
     \b
     Examples:
@@ -284,8 +286,9 @@ def run(
     """
     import signal
 
-    from newsletter.schedule import Operator, single_instance
+    from newsletter.schedule import Operator
     from newsletter.schedule import run as run_scheduler
+    from newsletter.standby import leading
 
     if logging.getLogger().level > logging.INFO and not ctx.find_root().params.get("quiet"):
         logging.getLogger().setLevel(logging.INFO)  # a daemon's log is its report
@@ -293,24 +296,26 @@ def run(
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its own log at -vv
     at = aware(first_send_at) if first_send_at else None
     config = load(config_path)
-    with single_instance(config.state_path):
-        operator = Operator(config_path, backend=backend, config=config)
+    operator = Operator(config_path, backend=backend, config=config)
 
-        def stop(signum: int, frame: object) -> None:
-            log.info("%s received", signal.Signals(signum).name)
-            operator.stop.set()
+    def stop(signum: int, frame: object) -> None:
+        log.info("%s received", signal.Signals(signum).name)
+        operator.stop.set()
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        readers = plural(len(operator.config.subscribers), "subscriber")
-        with ExitStack() as stack:
-            listen = config.newsletter.web.listen
-            if listen:
-                from newsletter.web import start_in_thread
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    readers = plural(len(operator.config.subscribers), "subscriber")
+    with ExitStack() as stack:
+        listen = config.newsletter.web.listen
+        if listen:  # a standby serves readers too
+            from newsletter.web import start_in_thread
 
-                stack.callback(start_in_thread(config, listen).stop)
-            log.info("scheduler started for %s (%s)", config_path, readers)
-            run_scheduler(operator, first_send_at=at)
+            stack.callback(start_in_thread(config, listen).stop)
+        if not stack.enter_context(leading(config.state, operator.stop)):
+            log.info("stopped while standing by")
+            return
+        log.info("scheduler started for %s (%s)", config_path, readers)
+        run_scheduler(operator, first_send_at=at)
 
 
 cli.add_command(preview)
@@ -319,6 +324,7 @@ cli.add_command(status)
 cli.add_command(subscribers)
 cli.add_command(serve)
 cli.add_command(inbox)
+cli.add_command(state)
 
 
 def main() -> None:

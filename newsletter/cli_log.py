@@ -47,13 +47,14 @@ def history(
     import json
 
     from newsletter.session import Session
+    from newsletter.store import state_exists
     from newsletter.tables import console, history_document, history_table
 
     config = load(config_path)
     if settle is not None:
         return _settle(config, settle, day, settled_as)
     records = []
-    if config.state_path.exists():  # a look must not create the state
+    if state_exists(config.state):  # a look must not create the state
         with Session.open(config, online=False) as session:
             records = session.store.deliveries(day.date() if day else None)
     if as_json:
@@ -64,12 +65,13 @@ def history(
 
 def _settle(config: Config, email: str, day: datetime | None, settled_as: str | None) -> None:
     from newsletter.session import Session
+    from newsletter.store import state_exists
 
     if day is None or settled_as is None:
         raise click.UsageError("--settle needs --date D and --as delivered|not-delivered")
     (reader,) = readers_of(config, (email,))
-    if not config.state_path.exists():  # a look must not create the state
-        raise click.ClickException(f"no state at {config.state_path}: nothing was sent yet")
+    if not state_exists(config.state):  # a look must not create the state
+        raise click.ClickException(f"no state at {config.state}: nothing was sent yet")
     with Session.open(config, online=False) as session:
         record = session.store.settle(reader.key, day.date(), delivered=settled_as == "delivered")
     click.echo(f"{reader.email}, issue of {record.day}: {record.status} ({record.detail})")
@@ -91,6 +93,7 @@ def status(config_path: Path, as_json: bool) -> None:
 
     from newsletter.cli_subscribers import statuses
     from newsletter.session import Session
+    from newsletter.store import state_exists
     from newsletter.tables import (
         console,
         counts_table,
@@ -103,7 +106,7 @@ def status(config_path: Path, as_json: bool) -> None:
     config = load(config_path)
     now = clock()
     fetches, counts = [], []
-    if config.state_path.exists():  # a look must not create the state
+    if state_exists(config.state):  # a look must not create the state
         with Session.open(config, online=False) as session:
             fetches = session.store.last_fetches()
             days = session.store.latest_issue_dates(LATEST_ISSUES)
@@ -115,8 +118,8 @@ def status(config_path: Path, as_json: bool) -> None:
         return
     out = console()
     out.print(sends_table(config, now))
-    if not config.state_path.exists():
-        out.print(f"No state yet at {config.state_path}: nothing fetched or sent.")
+    if not state_exists(config.state):
+        out.print(f"No state yet at {config.state}: nothing fetched or sent.")
         return
     out.print(fetches_table(fetches))
     out.print(counts_table(counts))

@@ -61,9 +61,10 @@ def subscribers(
 def statuses(config: Config) -> list[tuple[Reader, Suppression | None]]:
     """Every reader of the config in file order, with their suppression if any."""
     from newsletter.session import Session
+    from newsletter.store import state_exists
 
     stopped: dict[str, Suppression] = {}
-    if config.state_path.exists():  # a look must not create the state
+    if state_exists(config.state):  # a look must not create the state
         with Session.open(config, online=False) as session:
             stopped = session.store.suppressions()
     return [(reader, stopped.get(reader.key)) for reader in config.readers]

@@ -11,7 +11,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     Field,
@@ -59,12 +59,16 @@ from newsletter.fields import (
     PathText,
     Phrase,
     SourceUrl,
+    StateText,
     Text,
     TimeZoneName,
     WebUrl,
 )
 from newsletter.models import Profile, Reader
 from newsletter.yamlfile import load_yaml
+
+if TYPE_CHECKING:
+    from newsletter.store.location import StateLocation
 
 DEFAULT_CONFIG = Path("subscribers.yaml")
 CONFIG_ENV = "NEWSLETTER_CONFIG"
@@ -229,7 +233,7 @@ class NewsletterConfig(Strict):
     sources: list[Source] = Field(min_length=1)
     smtp: SmtpConfig | None = None
     dkim: DkimConfig | None = None
-    state: Annotated[Path, PathText] = Path("newsletter.db")  # relative to the config file
+    state: Annotated[str, StateText] = "newsletter.db"  # a file (relative to this one) or a URL
     templates: Annotated[Path, PathText] | None = None  # a folder overriding built-in templates
     unsubscribe_url: HttpsUrl | None = None  # https endpoint for one-click unsubscribe
     web_url: WebUrl | None = None  # public base URL of `newsletter serve`; needs $NEWSLETTER_SECRET
@@ -275,8 +279,17 @@ class Config(Strict):
         return self.path.resolve().parent
 
     @property
+    def state(self) -> StateLocation:
+        """Where the state lives: an SQLite file (relative paths from the config's folder) or
+        a PostgreSQL database."""
+        from newsletter.store.location import StateLocation
+
+        return StateLocation.of(self.newsletter.state, self.base_dir)
+
+    @property
     def state_path(self) -> Path:
-        return self.base_dir / self.newsletter.state
+        """The SQLite state's file (a PostgreSQL state has none)."""
+        return self.state.sqlite_path()
 
     @property
     def templates_dir(self) -> Path:
@@ -318,7 +331,8 @@ def _load_config(path: Path) -> Config:
         labels = [source.label for source in config.newsletter.sources]
         templates = config.templates_dir if config.newsletter.templates is not None else None
         problems += duplicate_sources(document, labels)
-        problems += path_problems(document, config.state_path, templates)
+        state = config.state.path  # None: a database server, checked when used
+        problems += path_problems(document, state, templates)
     if problems:
         problems.sort(key=lambda problem: problem.line or 0)
         raise ConfigError(problems)

@@ -103,9 +103,12 @@ def _duplicates(
     return problems
 
 
-def path_problems(document: YamlDocument, state: Path, templates: Path | None) -> list[Problem]:
-    """A path the system refuses (too long ...); a state path that is a folder or a device."""
-    paths = {"state": (state, stat.S_ISREG)}
+def path_problems(
+    document: YamlDocument, state: Path | None, templates: Path | None
+) -> list[Problem]:
+    """A path the system refuses (too long ...); a state path that is a folder or a device
+    (`state` None: the state is a database server)."""
+    paths = {"state": (state, stat.S_ISREG)} if state is not None else {}
     if templates is not None:
         paths["templates"] = (templates, stat.S_ISDIR)
     problems = []

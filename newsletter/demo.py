@@ -19,5 +19,5 @@ DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
 def demo_config(state: Path) -> Config:
     """The demo config, its state database moved to `state`."""
     config = load_config(DEMO_DIR / "subscribers.yaml")
-    newsletter = config.newsletter.model_copy(update={"state": state.resolve()})
+    newsletter = config.newsletter.model_copy(update={"state": str(state.resolve())})
     return config.model_copy(update={"newsletter": newsletter})

@@ -18,7 +18,8 @@ is replayed or a demo is built, so its papers are stored under the day asked for
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -37,6 +38,10 @@ from newsletter.sources.registry import SourcePlan, plan
 from newsletter.store import Store
 
 log = logging.getLogger(__name__)
+
+
+FETCH_LEASE_SECONDS = 60.0  # a reader of the sources that dies lets them go this soon
+FETCH_WAIT_SECONDS = 960.0  # the most one waits for another's reading: its whole budget
 
 
 class FetchStatus(StrEnum):
@@ -112,21 +117,55 @@ def fetch_pending(
     """
     reports = []
     for day in days:
-        done = store.fetch_statuses(day)
-        names, other = [], []
-        for source in config.newsletter.sources:
-            if done.get(source.label) in DONE:
-                continue
-            if _no_listing(config, source, day):
-                other.append(_quiet_day(store, source.label, day))
-            elif day == today or _reads_past(source, day):
-                names.append(source.label)
-            elif source.label not in done and _listing(source, day):
-                other.append(_missed(store, source.label, day))
-        report = fetch_day(config, day, store, fetcher, only=names) if names else None
-        if report is not None or other:
-            reports.append(FetchReport(day, (report.outcomes if report else []) + other))
+        if all(store.fetch_statuses(day).get(s.label) in DONE for s in config.newsletter.sources):
+            continue
+        with reading(store, day):
+            report = _pending_day(config, day, today, store, fetcher)
+        if report is not None:
+            reports.append(report)
     return reports
+
+
+@contextmanager
+def reading(store: Store, day: date) -> Iterator[None]:
+    """Hold the right to read the sources of `day`: one process at a time, on every host that
+    shares the state. The others wait for it and then read only what is still missing (a
+    source that failed for it is tried again). A reader that takes longer than the fetch
+    budget is not waited for."""
+    from newsletter.store import HeldLease, claimant
+
+    lease = HeldLease(store.location, f"fetch:{day}", claimant(), FETCH_LEASE_SECONDS)
+    if not lease.take():
+        log.info("another process is reading the sources of %s: waiting for it", day)
+        if not lease.wait(poll=0.5, timeout=FETCH_WAIT_SECONDS):
+            log.warning("the sources of %s are still being read elsewhere: reading here", day)
+            yield
+            return
+    try:
+        yield
+    finally:
+        lease.release()
+
+
+def _pending_day(
+    config: Config, day: date, today: date, store: Store, fetcher: Fetcher
+) -> FetchReport | None:
+    """What `fetch_pending` reads for one day: None when nothing was missing."""
+    done = store.fetch_statuses(day)
+    names, other = [], []
+    for source in config.newsletter.sources:
+        if done.get(source.label) in DONE:
+            continue
+        if _no_listing(config, source, day):
+            other.append(_quiet_day(store, source.label, day))
+        elif day == today or _reads_past(source, day):
+            names.append(source.label)
+        elif source.label not in done and _listing(source, day):
+            other.append(_missed(store, source.label, day))
+    report = fetch_day(config, day, store, fetcher, only=names) if names else None
+    if report is not None or other:
+        return FetchReport(day, (report.outcomes if report else []) + other)
+    return None
 
 
 def _reads_past(source: SourceBase, day: date) -> bool:

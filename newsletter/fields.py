@@ -268,6 +268,19 @@ def _path_text(value: object) -> object:
     return value
 
 
+def _state_text(value: object) -> object:
+    """A state file path, or a postgresql:// URL without a password (see `store.location`)."""
+    value = _path_text(value)
+    if isinstance(value, str):
+        from newsletter.store.location import state_text_problem
+
+        problem = state_text_problem(value.strip())
+        if problem is not None:
+            raise ValueError(problem)
+        return value.strip() if "://" in value else value
+    return value
+
+
 def _text_from_scalar(value: object) -> object:
     """Numbers written unquoted in YAML are still text for text fields; yes/no/on/off are not."""
     if type(value) is str:
@@ -325,6 +338,7 @@ WebUrl = Annotated[str, AfterValidator(check_web_url)]
 Listen = Annotated[str, AfterValidator(check_listen)]
 SourceUrl = Annotated[str, AfterValidator(check_source_url)]
 PathText = BeforeValidator(_path_text)  # with `Path`: not empty, no control characters
+StateText = BeforeValidator(_state_text)  # a file path or a postgresql:// URL
 Count = Annotated[int, BeforeValidator(_not_bool)]
 Number = Annotated[float, Field(allow_inf_nan=False), BeforeValidator(_not_bool)]
 Holiday = Annotated[date, BeforeValidator(_not_a_number)]

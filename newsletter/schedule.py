@@ -8,7 +8,9 @@ Jobs (all times are computed by APScheduler's cron triggers, in each job's own t
 - reload: the config file is checked every 30 s; an invalid edit is logged and the old config
   kept;
 - retry: a send that left issues deferred, or met a failed or stale source, runs again for its
-  group 30 minutes later, up to 6 times;
+  group 30 minutes later, up to 6 times; one that found issues being sent by another process
+  (a scheduler that died on another host) looks again 45 seconds later, once that process's
+  lease has run out;
 - inbox: with `newsletter.inbox`, the bounce mailbox is read every 15 minutes (bounces,
   complaint reports, unsubscribes by mail).
 
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETRY_DELAY = timedelta(minutes=30)
+IN_FLIGHT_DELAY = timedelta(seconds=45)  # past a sender's lease (sending.SENDER_LEASE_SECONDS)
 RETRIES = 6
 RELOAD_SECONDS = 30
 FETCH_HOURS = "20-23"  # US Eastern: the announcement is at 20:00
@@ -179,15 +182,17 @@ class Operator:
             for line in report.problems():
                 log.error("%s", line)
             if report.deferred or report.sources:
-                self._again(key, day, now)
+                self._again(key, day, now, RETRY_DELAY)
+            elif report.in_flight:  # another sender has them: look again once its lease is up
+                self._again(key, day, now, IN_FLIGHT_DELAY)
             return report
 
-    def _again(self, key: str, day: date, now: datetime) -> None:
+    def _again(self, key: str, day: date, now: datetime, delay: timedelta) -> None:
         tries = self._retries.get((key, day), 0)
         if self.retry is None or tries >= RETRIES:
             return
         self._retries[(key, day)] = tries + 1
-        self.retry(key, now + RETRY_DELAY)
+        self.retry(key, now + delay)
 
     def reload(self) -> bool:
         """Load the config again if the file changed; True when a new config is in use."""

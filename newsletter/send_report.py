@@ -18,6 +18,7 @@ class SendReport:
     day: date
     sent: list[str] = field(default_factory=list)
     already: list[str] = field(default_factory=list)  # sent earlier, or being sent elsewhere
+    in_flight: list[str] = field(default_factory=list)  # of `already`: another sender has it
     no_papers: list[str] = field(default_factory=list)
     deferred: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
@@ -56,6 +57,8 @@ class SendReport:
             ("failed", self.failed),
             ("in doubt", self.in_doubt),
         ]
+        if self.in_flight:
+            counts.append(("of them being sent by another process", self.in_flight))
         if self.stopped:
             counts.append(("not tried", self.stopped))
         if self.elsewhere:

@@ -23,8 +23,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
@@ -40,7 +40,7 @@ from newsletter.render.issue import RenderedIssue
 from newsletter.send_report import SendReport
 from newsletter.session import Session
 from newsletter.status import DeliveryStatus, ReaderStatus
-from newsletter.store import Store, claimant
+from newsletter.store import HeldLease, Store, claimant
 
 if TYPE_CHECKING:
     from newsletter.delivery.base import Backend
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from newsletter.mail import Message
 
 log = logging.getLogger(__name__)
+
+SENDER_LEASE_SECONDS = 30.0  # another host retakes a dead sender's issues this soon after
 
 
 class Stop(Protocol):
@@ -99,6 +101,8 @@ def send_share(
         composer = Composer.of(session.config)
         sender = _Sender(session, plan, composer, backend, options, now, report, unreachable,
                          stop=stop)  # fmt: skip
+        if backend is not None:
+            stack.enter_context(sender.alive())
         pool = sender.pool(share or Share()) if backend is not None else None
         try:
             for pick in plan.picks:
@@ -145,13 +149,26 @@ class _Sender:
             self.report.halted.append(reason)
             log.error("stopped sending: %s", reason)
 
+    @contextmanager
+    def alive(self) -> Iterator[None]:
+        """Hold the lease `sender:ME` while sending: hosts that share the state tell from it
+        that this process's `sending` rows are not abandoned (and retake them soon after it
+        stops renewing it)."""
+        lease = HeldLease(self.session.store.location, f"sender:{self.me}", self.me,
+                          SENDER_LEASE_SECONDS)  # fmt: skip
+        lease.take()
+        try:
+            yield
+        finally:
+            lease.release()
+
     def pool(self, share: Share) -> Pool[Store]:
         """The sending threads, each with its own state connection and backend."""
         from newsletter.delivery.pool import Pool
 
         assert self.backend is not None
-        path = self.session.config.state_path
-        return Pool(self.backend, self.backend.divide(share), local=lambda: Store(path),
+        where = self.session.store.location
+        return Pool(self.backend, self.backend.divide(share), local=lambda: Store(where),
                     close_local=Store.close, expected=len(self.plan.picks))  # fmt: skip
 
     def deliver(self, reader: Reader, selection: Selection, pool: Pool[Store] | None) -> None:
@@ -224,6 +241,7 @@ class _Sender:
             return True
         if not _settled(store, reader, day, self.report, options):
             self.report.already.append(reader.email)  # being sent by another live process
+            self.report.in_flight.append(reader.email)
         return False
 
     def _count(self, reader: Reader, outcome: DeliveryStatus, detail: str) -> None:

@@ -44,7 +44,7 @@ class Session:
         online: bool = True,
     ) -> Iterator[Session]:
         with ExitStack() as stack:
-            store = stack.enter_context(Store(config.state_path))
+            store = stack.enter_context(Store(config.state))
             fetcher = None
             if online:
                 from newsletter.sources.http import Fetcher, make_client

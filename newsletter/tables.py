@@ -205,7 +205,7 @@ def status_document(
     ]
     return {
         "now": now.isoformat(),
-        "state": str(config.state_path),
+        "state": str(config.state),
         "next_sends": sends,
         "last_fetches": last_fetches,
         "deliveries": deliveries,

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import textwrap
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.pgserver import PASSWORD, PgServer
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
@@ -44,3 +46,31 @@ def real_fixtures() -> Path:
     if not REAL_FIXTURES.is_dir():
         pytest.skip("../shared/fixtures/real is not present")
     return REAL_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgServer]:
+    """One throwaway PostgreSQL server for the session (see tests/pgserver.py)."""
+    from tests.pgserver import Unavailable, postgres_server
+
+    try:
+        with postgres_server() as server:
+            yield server
+    except Unavailable as exc:
+        pytest.skip(f"PostgreSQL cannot run here: {exc}")
+
+
+@pytest.fixture
+def pg_url(postgres: PgServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A URL of an empty PostgreSQL database of this test's own; the password is in
+    `$PGPASSWORD`, as a deployment gives it."""
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    return postgres.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_at(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """Where a test's state lives, once per engine: an SQLite file, then a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return tmp_path / "newsletter.db"
+    return str(request.getfixturevalue("pg_url"))

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -42,8 +40,9 @@ def dead_pid() -> int:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "newsletter.db") as store:
+def store(state_at: Path | str) -> Iterator[Store]:
+    """A fresh state, once on SQLite and once on PostgreSQL."""
+    with Store(state_at) as store:
         yield store
 
 
@@ -56,6 +55,7 @@ class Given:
     claimed_by: str = "{host}:{live}:xx"
     handed_over: bool = False
     age: float = 0  # seconds since the row was last updated
+    lease: float | None = None  # seconds its sender's lease has left (< 0: ran out); None: none
 
 
 OTHER = "{other}:4242:xx"  # a claimant on another host
@@ -89,6 +89,14 @@ TRANSITIONS = [
     ("claimant without a pid, lease expired",
      Given(SENDING, "{host}", age=EXPIRED), False, True, SENDING, 2),
     ("no claimant", Given(SENDING, ""), False, True, SENDING, 2),
+    # a sender renews a lease while it lives: another host's rows are judged by it
+    ("other host, live lease", Given(SENDING, OTHER, lease=40), False, False, SENDING, 1),
+    ("other host, live lease, row old",
+     Given(SENDING, OTHER, age=EXPIRED, lease=40), False, False, SENDING, 1),
+    ("other host, lease ran out", Given(SENDING, OTHER, lease=-5), False, True, SENDING, 2),
+    ("other host, lease ran out, handed over",
+     Given(SENDING, OTHER, True, lease=-5), False, False, IN_DOUBT, 1),
+    ("dead process here, live lease", Given(SENDING, DEAD, lease=40), False, True, SENDING, 2),
 ]  # fmt: skip
 
 
@@ -107,12 +115,17 @@ def leave(store: Store, given: Given, dead_pid: int) -> None:
     if given.age:
         updated = (datetime.now(UTC) - timedelta(seconds=given.age)).isoformat(timespec="seconds")
         execute(store, "UPDATE deliveries SET updated_at = ?", updated)
+    if given.lease is not None:
+        assert store.take_lease(f"sender:{claimed_by}", claimed_by, 60)
+        until = datetime.now(UTC) + timedelta(seconds=given.lease)
+        execute(store, "UPDATE leases SET expires_at = ?", until.isoformat(timespec="seconds"))
 
 
 def execute(store: Store, sql: str, *parameters: object) -> list[tuple[object, ...]]:
     """Run `sql` on a connection of its own, as another program would."""
-    with closing(sqlite3.connect(store.path, isolation_level=None)) as db:
-        return db.execute(sql, parameters).fetchall()
+    with Store(store.location) as other, other.transaction() as db:
+        cursor = db.execute(sql, parameters)
+        return list(cursor.fetchall()) if sql.lstrip().upper().startswith("SELECT") else []
 
 
 @pytest.mark.parametrize(
@@ -213,9 +226,9 @@ def test_an_alert_is_first_only_once(store: Store) -> None:
     assert store.first_alert("source|arxiv|2026-07-28|failed")
 
 
-def test_an_issue_in_doubt_is_settled_by_the_operator_either_way(tmp_path: Path) -> None:
+def test_an_issue_in_doubt_is_settled_by_the_operator_either_way(state_at: Path | str) -> None:
     day = date(2026, 7, 27)
-    with Store(tmp_path / "s.db") as store:
+    with Store(state_at) as store:
         for key, delivered in (("a@example.org", True), ("b@example.org", False)):
             assert store.claim(key, day, "me", resend_in_doubt=False)
             store.finish(key, day, DeliveryStatus.IN_DOUBT, message_id="<m>", detail="cut",
@@ -230,9 +243,11 @@ def test_an_issue_in_doubt_is_settled_by_the_operator_either_way(tmp_path: Path)
             store.settle("a@example.org", day, delivered=False)
 
 
-def test_a_sent_issue_is_taken_again_only_for_another_target_when_asked(tmp_path: Path) -> None:
+def test_a_sent_issue_is_taken_again_only_for_another_target_when_asked(
+    state_at: Path | str,
+) -> None:
     day = date(2026, 7, 27)
-    with Store(tmp_path / "s.db") as store:
+    with Store(state_at) as store:
         assert store.claim("a@example.org", day, "me", resend_in_doubt=False, target="file:///o")
         store.finish("a@example.org", day, DeliveryStatus.SENT, message_id="<m>", detail="ok",
                      paper_ids=[])  # fmt: skip

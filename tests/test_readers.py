@@ -177,8 +177,8 @@ def test_a_listen_address_is_host_and_port(tmp_path: Path, listen: str) -> None:
 # --- the state --------------------------------------------------------------------------------
 
 
-def test_suppression_keeps_the_first_reason_but_a_complaint_overrides(tmp_path: Path) -> None:
-    with Store(tmp_path / "state.db") as store:
+def test_suppression_keeps_the_first_reason_but_a_complaint_overrides(state_at: Path | str) -> None:
+    with Store(state_at) as store:
         assert store.suppress("ada@example.org", ReaderStatus.UNSUBSCRIBED, "link", "web")
         assert not store.suppress("ada@example.org", ReaderStatus.BOUNCED, "550", "smtp")
         found = store.suppression("ada@example.org")
@@ -191,8 +191,8 @@ def test_suppression_keeps_the_first_reason_but_a_complaint_overrides(tmp_path: 
             store.suppress("ada@example.org", ReaderStatus.ACTIVE, "", "")
 
 
-def test_a_rating_is_one_per_paper_latest_wins_and_undo_removes_it(tmp_path: Path) -> None:
-    with Store(tmp_path / "state.db") as store:
+def test_a_rating_is_one_per_paper_latest_wins_and_undo_removes_it(state_at: Path | str) -> None:
+    with Store(state_at) as store:
         assert store.rate("ada@example.org", "2501.1", 1, DAY)
         assert not store.rate("ada@example.org", "2501.1", 1, DAY)  # idempotent
         assert store.rate("ada@example.org", "2501.1", -1, DAY)
@@ -209,9 +209,9 @@ def test_a_rating_is_one_per_paper_latest_wins_and_undo_removes_it(tmp_path: Pat
             store.rate("ada@example.org", "2501.1", 2)
 
 
-def test_an_issue_keeps_its_picks_with_scores_and_reasons(tmp_path: Path) -> None:
+def test_an_issue_keeps_its_picks_with_scores_and_reasons(state_at: Path | str) -> None:
     paper = Paper(id="2501.00001", title="T", abstract="A")
-    with Store(tmp_path / "state.db") as store:
+    with Store(state_at) as store:
         assert store.kept_issue("ada@example.org", DAY) is None
         store.keep_issue("ada@example.org", DAY, [SelectedPaper(paper, 0.81234, ("why «é»",))])
         (kept,) = store.kept_issue("ada@example.org", DAY) or []

@@ -52,9 +52,9 @@ def test_a_database_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     assert open_files(path) == []
 
 
-def test_saving_the_same_day_twice_changes_nothing(tmp_path: Path) -> None:
+def test_saving_the_same_day_twice_changes_nothing(state_at: Path | str) -> None:
     day = date(2026, 7, 27)
-    with Store(tmp_path / "db.sqlite") as store:
+    with Store(state_at) as store:
         papers = [paper("2607.00001"), paper("2607.00002")]
         store.save_day(day, "arxiv", papers)
         store.save_day(day, "arxiv", papers)
@@ -63,8 +63,8 @@ def test_saving_the_same_day_twice_changes_nothing(tmp_path: Path) -> None:
         assert store.papers_for_day(date(2026, 7, 28)) == []
 
 
-def test_a_newer_version_replaces_the_stored_paper(tmp_path: Path) -> None:
-    with Store(tmp_path / "db.sqlite") as store:
+def test_a_newer_version_replaces_the_stored_paper(state_at: Path | str) -> None:
+    with Store(state_at) as store:
         store.save_day(date(2026, 7, 27), "arxiv", [paper("2607.00001", "Old title")])
         store.save_day(date(2026, 7, 28), "arxiv", [paper("2607.00001", "New title", version=2)])
         stored = store.paper("2607.00001")
@@ -84,8 +84,8 @@ with Store(path) as store:
 """
 
 
-def test_two_processes_write_at_once(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite"
+def test_two_processes_write_at_once(state_at: Path | str) -> None:
+    path = state_at
     procs = [
         subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w)], stderr=subprocess.PIPE)
         for w in (1, 2)
@@ -97,9 +97,9 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
         assert len(store.papers_for_day(date(2026, 7, 27))) == 100
 
 
-def test_the_http_cache_keeps_a_body_with_its_validators(tmp_path: Path) -> None:
+def test_the_http_cache_keeps_a_body_with_its_validators(state_at: Path | str) -> None:
     url = "https://export.arxiv.org/rss/cs.LG"
-    with Store(tmp_path / "db.sqlite") as store:
+    with Store(state_at) as store:
         assert store.cached_response(url) is None
         store.cache_response(url, '"v1"', None, b"<rss/>")
         assert store.cached_response(url) == CachedResponse('"v1"', None, b"<rss/>")

@@ -213,9 +213,10 @@ def run_inbox(
 ) -> InboxReport:
     """One pass over the inbox with the config's state (a dry run creates no state)."""
     from newsletter.session import Session
+    from newsletter.store import state_exists
 
     today = now.date()
-    if dry_run and not config.state_path.exists():  # a look must not create the state
+    if dry_run and not state_exists(config.state):  # a look must not create the state
         return process_inbox(config, None, today=today, dry_run=True, recheck=recheck)
     with Session.open(config, online=False) as session:
         return process_inbox(config, session.store, today=today, dry_run=dry_run, recheck=recheck)

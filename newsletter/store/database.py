@@ -1,14 +1,16 @@
-"""The connection to the state database: opened, migrated, and every SQLite error translated.
+"""The connection to the state database: opened, migrated, and every database error translated.
 
-One file, created and migrated on open. WAL mode lets readers work while one writer writes; every
-write runs in a `BEGIN IMMEDIATE` transaction with a generous busy timeout, so two processes on the
-same file (a cron `send` and a `preview`, say) wait for each other instead of failing.
+SQLite (the default): one file, created and migrated on open. WAL mode lets readers work while
+one writer writes; every write runs in a `BEGIN IMMEDIATE` transaction with a generous busy
+timeout, so two processes on the same file (a cron `send` and a `preview`, say) wait for each
+other instead of failing. The schema version is SQLite's `user_version`.
 
-The schema version is SQLite's `user_version`. A database written by a newer release is refused
-rather than modified.
+PostgreSQL (`state: postgresql://...`): the same statements and migrations through
+`postgres.py`; several hosts share it. Timestamps come from the database's clock (`now()`).
 
-Every `sqlite3.Error` becomes a `StoreError` naming the file, in one place (`_translated`): writes
-go through `transaction()`, reads through `_read()`, and both use it.
+A database written by a newer release is refused rather than modified. Every database error
+becomes a `StoreError` naming the state, in one place (`_translated`): writes go through
+`transaction()`, reads through `_read()`, and both use it.
 """
 
 from __future__ import annotations
@@ -20,144 +22,56 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from newsletter.errors import StoreError
+from newsletter.store.location import StateLocation
+from newsletter.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
+
+if TYPE_CHECKING:
+    from newsletter.store.postgres import PgConnection
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_SECONDS = 30.0
 CHUNK = 500  # values per IN list: stay below SQLite's bound-parameter limit
 
-MIGRATIONS: tuple[str, ...] = (
-    # 1: papers of each day, fetch outcomes, the HTTP cache, issues and the delivery log
-    """
-    CREATE TABLE papers (
-        id TEXT PRIMARY KEY,            -- arXiv id without version, doi:..., or url:...
-        version INTEGER,
-        data TEXT NOT NULL,             -- the Paper as JSON
-        first_seen TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE TABLE day_papers (
-        day TEXT NOT NULL,              -- the announcement day, YYYY-MM-DD
-        source TEXT NOT NULL,
-        paper_id TEXT NOT NULL REFERENCES papers(id),
-        PRIMARY KEY (day, source, paper_id)
-    );
-    CREATE INDEX day_papers_paper ON day_papers(paper_id);
-    CREATE TABLE fetches (
-        source TEXT NOT NULL,
-        day TEXT NOT NULL,
-        status TEXT NOT NULL,           -- ok | no_announcement | stale | failed
-        detail TEXT NOT NULL DEFAULT '',
-        papers INTEGER NOT NULL DEFAULT 0,
-        fetched_at TEXT NOT NULL,
-        PRIMARY KEY (source, day)
-    );
-    CREATE TABLE http_cache (
-        url TEXT PRIMARY KEY,
-        etag TEXT,
-        last_modified TEXT,
-        body BLOB,
-        fetched_at TEXT NOT NULL
-    );
-    CREATE TABLE issues (
-        subscriber TEXT NOT NULL,       -- normalised email
-        issue_date TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        paper_ids TEXT NOT NULL,        -- JSON list, best first
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (subscriber, issue_date)
-    );
-    CREATE TABLE deliveries (
-        subscriber TEXT NOT NULL,
-        issue_date TEXT NOT NULL,
-        status TEXT NOT NULL,           -- pending | sending | sent | failed | deferred | in_doubt
-        message_id TEXT,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (subscriber, issue_date)
-    );
-    CREATE TABLE delivered_papers (
-        subscriber TEXT NOT NULL,
-        paper_id TEXT NOT NULL,
-        issue_date TEXT NOT NULL,
-        PRIMARY KEY (subscriber, paper_id)
-    );
-    """,
-    # 2: who is sending a delivery (so a crashed sender is told from a live one) and its papers
-    """
-    ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
-    ALTER TABLE deliveries ADD COLUMN paper_ids TEXT
-    """,
-    # 3: whether the message was handed to the server (a cut-off attempt before that is resent);
-    # alerts already sent to the operator (one per problem)
-    """
-    ALTER TABLE deliveries ADD COLUMN handed_over INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE deliveries ADD COLUMN horizon INTEGER;  -- the papers stored when it was built
-    CREATE TABLE alerts (
-        key TEXT PRIMARY KEY,
-        sent_at TEXT NOT NULL
-    );
-    CREATE INDEX deliveries_sent ON deliveries(subscriber, status, issue_date);
-    CREATE INDEX delivered_papers_paper ON delivered_papers(paper_id)
-    """,
-    # 4: where an issue was delivered (smtp://host:port, file:///outbox ...): a change of
-    # target must not count a trial run to a folder as the reader's mail
-    """
-    ALTER TABLE deliveries ADD COLUMN target TEXT
-    """,
-    # 5: what readers said: unsubscribed (bounced, complained) readers, their ratings of papers,
-    # and each issue's picks with their scores and reasons, for the issue on the web
-    """
-    CREATE TABLE suppressions (
-        subscriber TEXT PRIMARY KEY,
-        status TEXT NOT NULL,           -- unsubscribed | bounced | complained
-        reason TEXT NOT NULL,
-        source TEXT NOT NULL,           -- web | header | operator | mail | smtp
-        since TEXT NOT NULL
-    );
-    CREATE TABLE feedback (
-        subscriber TEXT NOT NULL,
-        paper_id TEXT NOT NULL,
-        vote INTEGER NOT NULL,          -- +1 more like this, -1 less like this
-        issue_date TEXT,                -- the issue the rating came from
-        rated_at TEXT NOT NULL,
-        PRIMARY KEY (subscriber, paper_id)
-    );
-    CREATE TABLE issue_picks (
-        subscriber TEXT NOT NULL,
-        issue_date TEXT NOT NULL,
-        picks TEXT NOT NULL,            -- JSON [{"id", "score", "reasons"}], best first
-        PRIMARY KEY (subscriber, issue_date)
-    );
-    CREATE TABLE bounces (
-        subscriber TEXT NOT NULL,
-        issue_date TEXT NOT NULL,       -- the issue that bounced: one count per date
-        hard INTEGER NOT NULL,          -- 1: permanent (5xx), 0: temporary
-        detail TEXT NOT NULL,
-        bounced_at TEXT NOT NULL,
-        PRIMARY KEY (subscriber, issue_date, hard)
-    )
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 Row = tuple[Any, ...]
+
+
+class Connection(Protocol):
+    """What the store's statements run on: an `sqlite3.Connection` or a `PgConnection`
+    (both return cursors with `fetchone`, `fetchall` and `rowcount`)."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, rows: Any, /) -> Any: ...
 
 
 class Database:
     """An open state database. Use as a context manager, or call `close()`.
 
+    `where` is an SQLite file path or a postgresql:// URL (see `StateLocation`);
     `busy_timeout` is how long, in seconds, a write waits for another process's write."""
 
-    def __init__(self, path: Path | str, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
-        self.path = Path(path)
+    path: Path  # an SQLite state's file
+    _db: sqlite3.Connection
+    _pg: PgConnection
+
+    def __init__(
+        self, where: StateLocation | Path | str, busy_timeout: float = BUSY_TIMEOUT_SECONDS
+    ) -> None:
+        self.location = StateLocation.of(where)
         self.busy_timeout = busy_timeout
+        self._offset = 0.0  # seconds the database's clock is ahead of this host's
+        self._errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+        if self.location.is_postgres:
+            self._open_postgres()
+            return
+        self.path = self.location.sqlite_path()
         if not self.path.exists():
             self._create()
         elif (size := _cut_short(self.path)) is not None:
@@ -168,6 +82,24 @@ class Database:
                 "latest issue again)"
             )
         self._db = self._connect(self.path, fresh=False)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.location.is_postgres
+
+    def _open_postgres(self) -> None:
+        from newsletter.store import postgres
+
+        self._errors = (sqlite3.Error, *postgres.errors())
+        with self._translated():
+            self._pg = postgres.connect(self.location, self.busy_timeout)
+        try:
+            with self._translated():
+                self._offset = postgres.clock_offset(self._pg)
+                postgres.migrate(self._pg, str(self.location), MIGRATIONS, statements)
+        except BaseException:
+            self._pg.close()
+            raise
 
     def _connect(self, path: Path, *, fresh: bool) -> sqlite3.Connection:
         """Open, configure and migrate `path`; the connection is closed if any step fails."""
@@ -216,16 +148,33 @@ class Database:
 
     def close(self) -> None:
         with self._translated():
-            self._db.close()
+            (self._pg if self.is_postgres else self._db).close()
 
     @property
     def schema_version(self) -> int:
+        if self.is_postgres:
+            from newsletter.store import postgres
+
+            with self._translated():
+                return postgres.schema_version(self._pg)
         return int(self._read("PRAGMA user_version")[0][0])
 
+    def now(self) -> str:
+        """The time by the database's clock (UTC, ISO 8601, to the second): every host that
+        shares a PostgreSQL state stamps and compares leases on one clock."""
+        moment = datetime.now(UTC) + timedelta(seconds=self._offset)
+        return moment.isoformat(timespec="seconds")
+
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that takes the write lock at once (no upgrade deadlocks). It is
-        rolled back when its body raises; an SQLite error in it becomes a `StoreError`."""
+    def transaction(self, lock: str | None = None) -> Iterator[Connection]:
+        """A write transaction, rolled back when its body raises; a database error in it
+        becomes a `StoreError`. SQLite takes the write lock at once (no upgrade deadlocks);
+        PostgreSQL takes the advisory lock `lock`, if given, so that read-then-write
+        decisions about one key (a reader's issue of a day) are made one at a time."""
+        if self.is_postgres:
+            with self._translated(), self._pg.transaction(lock) as pg:
+                yield pg
+            return
         with self._translated():
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -239,6 +188,8 @@ class Database:
     def _read(self, sql: str, parameters: Sequence[object] = ()) -> list[Row]:
         """Every row of a query run outside a write transaction."""
         with self._translated():
+            if self.is_postgres:
+                return list(self._pg.execute(sql, parameters).fetchall())
             return self._db.execute(sql, parameters).fetchall()
 
     def _read_one(self, sql: str, parameters: Sequence[object] = ()) -> Row | None:
@@ -253,14 +204,41 @@ class Database:
             rows += self._read(sql.format(marks=",".join("?" * len(chunk))), chunk)
         return rows
 
+    def count_rows(self, table: str) -> int:
+        """How many rows `table` holds (a table of the schema; never a reader's text)."""
+        return int(self._read(f"SELECT COUNT(*) FROM {table}")[0][0])
+
+    def columns(self, table: str) -> list[str]:
+        """The columns of `table`, in order."""
+        with self._translated():
+            if self.is_postgres:
+                cursor: Any = self._pg.execute(f"SELECT * FROM {table} LIMIT 0")
+            else:
+                cursor = self._db.execute(f"SELECT * FROM {table} LIMIT 0")
+            return [column[0] for column in cursor.description]
+
+    def stream(self, sql: str, size: int) -> Iterator[list[Row]]:
+        """The rows of `sql` in lists of up to `size`, read as they are used (a whole table
+        is never held in memory)."""
+        with self._translated():
+            if self.is_postgres:
+                with self._pg.raw.transaction(), self._pg.raw.cursor(name="stream") as cursor:
+                    cursor.execute(sql)
+                    while rows := cursor.fetchmany(size):
+                        yield list(rows)
+                return
+            lines = self._db.execute(sql)
+            while rows := lines.fetchmany(size):
+                yield rows
+
     @contextmanager
     def _translated(self) -> Iterator[None]:
-        """Turn an SQLite error into a one-line `StoreError` naming the file (cause kept)."""
+        """Turn a database error into a one-line `StoreError` naming the state (cause kept)."""
         try:
             yield
-        except sqlite3.Error as exc:
+        except self._errors as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
-            raise StoreError(f"state database {self.path}: {reason}") from exc
+            raise StoreError(f"state database {self.location}: {reason}") from exc
 
     def _enable_wal(self) -> None:
         """Switch to WAL. On a brand-new file two processes race for this switch, and SQLite
@@ -304,7 +282,7 @@ class Database:
                 )
             for number in range(version, SCHEMA_VERSION):
                 log.info("migrating %s to schema version %d", self.path, number + 1)
-                for statement in _statements(MIGRATIONS[number]):
+                for statement in statements(MIGRATIONS[number]):
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -322,11 +300,11 @@ def _cut_short(path: Path) -> int | None:
     return size
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def state_exists(where: StateLocation) -> bool:
+    """Whether state was made at `where` already (a look must not create it): for PostgreSQL,
+    whether the database holds the schema (StoreError when it cannot be reached)."""
+    if where.path is not None:
+        return where.path.exists()
+    from newsletter.store.postgres import has_schema
 
-
-def _statements(script: str) -> list[str]:
-    """Split a migration script into statements (no statement in it contains a `;` literal)."""
-    lines = [line.split("--", 1)[0] for line in script.splitlines()]
-    return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
+    return has_schema(where)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from newsletter.store.database import Database, _now
+from newsletter.store.database import Database
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,11 @@ class FetchLog(Database):
     def record_fetch(self, source: str, day: date, status: str, detail: str, papers: int) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO fetches (source, day, status, detail, papers, fetched_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (source, day.isoformat(), status, detail, papers, _now()),
+                "INSERT INTO fetches (source, day, status, detail, papers, fetched_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, day) DO UPDATE SET "
+                "status = excluded.status, detail = excluded.detail, papers = excluded.papers, "
+                "fetched_at = excluded.fetched_at",
+                (source, day.isoformat(), status, detail, papers, self.now()),
             )
 
     def fetch_statuses(self, day: date) -> dict[str, str]:
@@ -69,7 +71,9 @@ class FetchLog(Database):
     ) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO http_cache (url, etag, last_modified, body, fetched_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (url, etag, last_modified, body, _now()),
+                "INSERT INTO http_cache (url, etag, last_modified, body, fetched_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, "
+                "last_modified = excluded.last_modified, body = excluded.body, "
+                "fetched_at = excluded.fetched_at",
+                (url, etag, last_modified, body, self.now()),
             )

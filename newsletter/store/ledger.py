@@ -16,15 +16,14 @@ import logging
 import os
 import secrets
 import socket
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from newsletter.errors import StoreError
 from newsletter.status import DeliveryStatus
-from newsletter.store.database import Database, _now
+from newsletter.store.database import Connection, Database
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +85,9 @@ class Ledger(Database):
 
         A row left `sending` by a dead process is taken again when its message was never handed
         to the server, and becomes `in_doubt` when it was (the server may have delivered it)."""
-        key = (subscriber, day.isoformat())
-        with self.transaction() as db:
-            status = _settled_status(db, key)
+        key, now = (subscriber, day.isoformat()), self.now()
+        with self.transaction(lock=f"issue:{subscriber}:{key[1]}") as db:
+            status = _settled_status(db, key, now)
             elsewhere = retarget and status is DeliveryStatus.SENT and _target(db, key) != target
             if not (elsewhere or _takeable(status, resend_in_doubt=resend_in_doubt)):
                 return False
@@ -96,10 +95,10 @@ class Ledger(Database):
                 "INSERT INTO deliveries (subscriber, issue_date, status, attempts, updated_at, "
                 "claimed_by, handed_over, horizon, target) VALUES (?, ?, ?, 1, ?, ?, 0, ?, ?) "
                 "ON CONFLICT (subscriber, issue_date) DO UPDATE SET status = excluded.status, "
-                "attempts = attempts + 1, updated_at = excluded.updated_at, "
+                "attempts = deliveries.attempts + 1, updated_at = excluded.updated_at, "
                 "claimed_by = excluded.claimed_by, handed_over = 0, horizon = excluded.horizon, "
                 "target = excluded.target",
-                (*key, DeliveryStatus.SENDING.value, _now(), claimant, horizon, target),
+                (*key, DeliveryStatus.SENDING.value, now, claimant, horizon, target),
             )
             return True
 
@@ -107,7 +106,7 @@ class Ledger(Database):
         """Decide an issue in doubt: `delivered` makes it sent (its papers count as delivered),
         otherwise it is deferred and the next run sends it. StoreError if it is not in doubt."""
         key = (subscriber, day.isoformat())
-        with self.transaction() as db:
+        with self.transaction(lock=f"issue:{subscriber}:{key[1]}") as db:
             row = db.execute(
                 "SELECT status, paper_ids FROM deliveries WHERE subscriber = ? AND issue_date = ?",
                 key,
@@ -120,7 +119,7 @@ class Ledger(Database):
             db.execute(
                 "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ? "
                 "WHERE subscriber = ? AND issue_date = ?",
-                (status.value, note, _now(), *key),
+                (status.value, note, self.now(), *key),
             )
             if delivered:
                 _insert_delivered(db, subscriber, day, json.loads(row[1] or "[]"))
@@ -135,7 +134,7 @@ class Ledger(Database):
             db.execute(
                 "UPDATE deliveries SET handed_over = 1, updated_at = ? "
                 "WHERE subscriber = ? AND issue_date = ? AND status = ?",
-                (_now(), subscriber, day.isoformat(), DeliveryStatus.SENDING.value),
+                (self.now(), subscriber, day.isoformat(), DeliveryStatus.SENDING.value),
             )
 
     def finish(
@@ -154,7 +153,7 @@ class Ledger(Database):
             db.execute(
                 "UPDATE deliveries SET status = ?, message_id = ?, last_error = ?, paper_ids = ?, "
                 "updated_at = ?, claimed_by = NULL WHERE subscriber = ? AND issue_date = ?",
-                (outcome.value, message_id, detail, json.dumps(list(paper_ids)), _now(), *key),
+                (outcome.value, message_id, detail, json.dumps(list(paper_ids)), self.now(), *key),
             )
             if outcome is DeliveryStatus.SENT:
                 _insert_delivered(db, subscriber, day, paper_ids)
@@ -235,27 +234,28 @@ class Ledger(Database):
     def first_alert(self, key: str) -> bool:
         """Record the alert `key`; True only the first time (so each problem is told once)."""
         with self.transaction() as db:
-            sql = "INSERT OR IGNORE INTO alerts (key, sent_at) VALUES (?, ?)"
-            return db.execute(sql, (key, _now())).rowcount == 1
+            sql = "INSERT INTO alerts (key, sent_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
+            return int(db.execute(sql, (key, self.now())).rowcount) == 1
 
 
 def claimant() -> str:
     """Who is sending: host, process id and a random part."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    return f"{hostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def _settled_status(db: sqlite3.Connection, key: tuple[str, str]) -> DeliveryStatus | None:
+def _settled_status(db: Connection, key: tuple[str, str], now: str) -> DeliveryStatus | None:
     """The status of the row at `key` (None: no row), once a `sending` row whose sender is gone
     is settled: `in_doubt` (stored) if its data was handed over, else as good as `deferred`."""
     row = db.execute(
-        "SELECT status, claimed_by, updated_at, handed_over FROM deliveries "
-        "WHERE subscriber = ? AND issue_date = ?",
+        "SELECT d.status, d.claimed_by, d.updated_at, d.handed_over, l.expires_at "
+        "FROM deliveries d LEFT JOIN leases l ON l.name = 'sender:' || d.claimed_by "
+        "WHERE d.subscriber = ? AND d.issue_date = ?",
         key,
     ).fetchone()
     if row is None:
         return None
-    status, claimed_by, updated_at, handed_over = row
-    if status != DeliveryStatus.SENDING or not _abandoned(claimed_by, updated_at):
+    status, claimed_by, updated_at, handed_over, lease = row
+    if status != DeliveryStatus.SENDING or not _abandoned(claimed_by, updated_at, lease, now):
         return DeliveryStatus(status)
     if not handed_over:
         log.warning("%s, %s: cut off before the message was sent; sending", *key)
@@ -264,12 +264,12 @@ def _settled_status(db: sqlite3.Connection, key: tuple[str, str]) -> DeliverySta
     db.execute(
         "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ? "
         "WHERE subscriber = ? AND issue_date = ?",
-        (DeliveryStatus.IN_DOUBT.value, CUT_OFF, _now(), *key),
+        (DeliveryStatus.IN_DOUBT.value, CUT_OFF, now, *key),
     )
     return DeliveryStatus.IN_DOUBT
 
 
-def _target(db: sqlite3.Connection, key: tuple[str, str]) -> str | None:
+def _target(db: Connection, key: tuple[str, str]) -> str | None:
     row = db.execute(
         "SELECT target FROM deliveries WHERE subscriber = ? AND issue_date = ?", key
     ).fetchone()
@@ -283,14 +283,24 @@ def _takeable(status: DeliveryStatus | None, *, resend_in_doubt: bool) -> bool:
     return resend_in_doubt and status is DeliveryStatus.IN_DOUBT
 
 
-def _abandoned(claimed_by: str | None, updated_at: str) -> bool:
-    """A 'sending' row whose process is gone (same host) or whose lease ran out."""
-    age = (datetime.now(UTC) - datetime.fromisoformat(updated_at)).total_seconds()
-    if age > CLAIM_LEASE_SECONDS or not claimed_by:
+def _abandoned(claimed_by: str | None, updated_at: str, lease: str | None, now: str) -> bool:
+    """A 'sending' row whose sender is gone: its process no longer runs (on this host), or its
+    lease (`sender:CLAIMANT`, renewed while it sends) ran out by the database's clock. A row
+    of a sender without a lease (an older release) is given `CLAIM_LEASE_SECONDS`."""
+    if not claimed_by or process_gone(claimed_by):
         return True
-    host, _, rest = claimed_by.partition(":")
+    if lease is not None:
+        return lease <= now
+    age = (datetime.fromisoformat(now) - datetime.fromisoformat(updated_at)).total_seconds()
+    return age > CLAIM_LEASE_SECONDS
+
+
+def process_gone(holder: str) -> bool:
+    """Whether `holder` (host:pid:random) names a process of this host that no longer runs;
+    False for another host's, which only its lease can tell."""
+    host, _, rest = holder.partition(":")
     pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
+    if host != hostname() or not pid.isdigit():
         return False
     try:
         os.kill(int(pid), 0)
@@ -301,11 +311,15 @@ def _abandoned(claimed_by: str | None, updated_at: str) -> bool:
     return False
 
 
-def _insert_delivered(
-    db: sqlite3.Connection, subscriber: str, day: date, paper_ids: Iterable[str]
-) -> None:
+def hostname() -> str:
+    """The name this host claims under: `$NEWSLETTER_HOSTNAME`, else the system's. Two hosts
+    sharing a PostgreSQL state must have different names."""
+    return os.environ.get("NEWSLETTER_HOSTNAME") or socket.gethostname()
+
+
+def _insert_delivered(db: Connection, subscriber: str, day: date, paper_ids: Iterable[str]) -> None:
     db.executemany(
-        "INSERT OR IGNORE INTO delivered_papers (subscriber, paper_id, issue_date) "
-        "VALUES (?, ?, ?)",
+        "INSERT INTO delivered_papers (subscriber, paper_id, issue_date) "
+        "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         [(subscriber, paper_id, day.isoformat()) for paper_id in paper_ids],
     )

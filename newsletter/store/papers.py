@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from newsletter.models import Paper
-from newsletter.store.database import Database, _now
+from newsletter.store.database import Connection, Database
 
 
 @dataclass(frozen=True)
@@ -23,12 +22,13 @@ class Papers(Database):
 
     def save_day(self, day: date, source: str, papers: Iterable[Paper]) -> int:
         """Store what `source` listed for `day`; storing the same listing again changes nothing."""
-        count = 0
+        count, now = 0, self.now()
         with self.transaction() as db:
             for paper in papers:
-                self._upsert(db, paper)
+                self._upsert(db, paper, now)
                 db.execute(
-                    "INSERT OR IGNORE INTO day_papers (day, source, paper_id) VALUES (?, ?, ?)",
+                    "INSERT INTO day_papers (day, source, paper_id) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     (day.isoformat(), source, paper.id),
                 )
                 count += 1
@@ -36,13 +36,13 @@ class Papers(Database):
 
     def save_papers(self, papers: Iterable[Paper]) -> None:
         """Keep papers that belong to no day (a reader's liked papers)."""
+        now = self.now()
         with self.transaction() as db:
             for paper in papers:
-                self._upsert(db, paper)
+                self._upsert(db, paper, now)
 
     @staticmethod
-    def _upsert(db: sqlite3.Connection, paper: Paper) -> None:
-        now = _now()
+    def _upsert(db: Connection, paper: Paper, now: str) -> None:
         db.execute(
             "INSERT INTO papers (id, version, data, first_seen, updated_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "

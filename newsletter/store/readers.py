@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from newsletter.models import SelectedPaper
 from newsletter.status import ReaderStatus
-from newsletter.store.database import Database, _now
+from newsletter.store.database import Database
 
 VOTES = (-1, 1)  # less like this, more like this
 BOUNCE_WINDOW_DAYS = 60  # hard bounces older than this (before the latest) no longer count
@@ -60,7 +60,7 @@ class ReaderState(Database):
         suppressed keeps the first status and reason, except that a complaint overrides."""
         if status is ReaderStatus.ACTIVE:
             raise ValueError("suppress() takes a suppressed status; use resubscribe()")
-        with self.transaction() as db:
+        with self.transaction(lock=f"reader:{subscriber}") as db:
             row = db.execute(
                 "SELECT status FROM suppressions WHERE subscriber = ?", (subscriber,)
             ).fetchone()
@@ -69,9 +69,11 @@ class ReaderState(Database):
             ):
                 return False
             db.execute(
-                "INSERT OR REPLACE INTO suppressions (subscriber, status, reason, source, since) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (subscriber, status.value, reason, source, _now()),
+                "INSERT INTO suppressions (subscriber, status, reason, source, since) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (subscriber) DO UPDATE SET "
+                "status = excluded.status, reason = excluded.reason, source = excluded.source, "
+                "since = excluded.since",
+                (subscriber, status.value, reason, source, self.now()),
             )
             return row is None
 
@@ -79,7 +81,7 @@ class ReaderState(Database):
         """Mail `subscriber` again; True when they were suppressed."""
         with self.transaction() as db:
             sql = "DELETE FROM suppressions WHERE subscriber = ?"
-            return db.execute(sql, (subscriber,)).rowcount > 0
+            return int(db.execute(sql, (subscriber,)).rowcount) > 0
 
     def suppression(self, subscriber: str) -> Suppression | None:
         row = self._read_one(
@@ -100,9 +102,10 @@ class ReaderState(Database):
         twice (a resend, a report read again) counts once; a soft bounce counts nothing."""
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO bounces (subscriber, issue_date, hard, detail, bounced_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (subscriber, day.isoformat(), int(hard), detail, _now()),
+                "INSERT INTO bounces (subscriber, issue_date, hard, detail, bounced_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (subscriber, issue_date, hard) DO UPDATE SET "
+                "detail = excluded.detail, bounced_at = excluded.bounced_at",
+                (subscriber, day.isoformat(), int(hard), detail, self.now()),
             )
             since = (day - timedelta(days=BOUNCE_WINDOW_DAYS)).isoformat()
             row = db.execute(
@@ -116,10 +119,10 @@ class ReaderState(Database):
         """Record a rating (+1 or -1), or remove it (0); True when that changed anything."""
         if vote not in (*VOTES, 0):
             raise ValueError(f"a vote is -1, 0 or +1, not {vote!r}")
-        with self.transaction() as db:
+        with self.transaction(lock=f"rating:{subscriber}:{paper_id}") as db:
             if vote == 0:
                 sql = "DELETE FROM feedback WHERE subscriber = ? AND paper_id = ?"
-                return db.execute(sql, (subscriber, paper_id)).rowcount > 0
+                return int(db.execute(sql, (subscriber, paper_id)).rowcount) > 0
             row = db.execute(
                 "SELECT vote FROM feedback WHERE subscriber = ? AND paper_id = ?",
                 (subscriber, paper_id),
@@ -127,9 +130,11 @@ class ReaderState(Database):
             if row is not None and row[0] == vote:
                 return False
             db.execute(
-                "INSERT OR REPLACE INTO feedback (subscriber, paper_id, vote, issue_date, "
-                "rated_at) VALUES (?, ?, ?, ?, ?)",
-                (subscriber, paper_id, vote, day.isoformat() if day else None, _now()),
+                "INSERT INTO feedback (subscriber, paper_id, vote, issue_date, rated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (subscriber, paper_id) DO UPDATE SET "
+                "vote = excluded.vote, issue_date = excluded.issue_date, "
+                "rated_at = excluded.rated_at",
+                (subscriber, paper_id, vote, day.isoformat() if day else None, self.now()),
             )
             return True
 
@@ -149,7 +154,7 @@ class ReaderState(Database):
             sorted(set(subscribers)),
         )
         found: dict[str, list[Rating]] = {}
-        for subscriber, paper_id, vote, day, rated_at in sorted(rows, key=lambda r: r[4]):
+        for subscriber, paper_id, vote, day, rated_at in sorted(rows, key=lambda r: (r[4], r[1])):
             rating = Rating(paper_id, int(vote), date.fromisoformat(day) if day else None, rated_at)
             found.setdefault(subscriber, []).append(rating)
         return found
@@ -162,8 +167,8 @@ class ReaderState(Database):
         ]
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO issue_picks (subscriber, issue_date, picks) "
-                "VALUES (?, ?, ?)",
+                "INSERT INTO issue_picks (subscriber, issue_date, picks) VALUES (?, ?, ?) "
+                "ON CONFLICT (subscriber, issue_date) DO UPDATE SET picks = excluded.picks",
                 (subscriber, day.isoformat(), json.dumps(picks, ensure_ascii=False)),
             )
 
