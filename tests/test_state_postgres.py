@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -153,7 +153,8 @@ def test_a_held_lease_is_renewed_while_held_and_lost_when_taken(state_at: Path |
             time.sleep(0.1)  # polling the table the renewing thread writes
         assert not held.lost.is_set()
         with store.transaction() as db:  # another host took it while this one was cut off
-            db.execute("UPDATE leases SET holder = 'another-host:1:xx'")
+            until = (datetime.now(UTC) + timedelta(seconds=60)).isoformat(timespec="seconds")
+            db.execute("UPDATE leases SET holder = 'another-host:1:xx', expires_at = ?", (until,))
     assert lost.wait(20) and held.lost.is_set()
     held.release()
     with Store(where) as store:
@@ -305,3 +306,34 @@ def test_the_copy_covers_every_table_of_the_schema(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db") as store:
         rows = store._read("SELECT name FROM sqlite_master WHERE type = 'table'")
     assert {name for (name,) in rows} == {*TABLES, "leases"}
+
+
+# --- the web app on a shared state ---------------------------------------------------------------
+
+
+def test_the_web_app_serves_readers_from_postgresql_over_a_pool(
+    tmp_path: Path, postgres: PgServer, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter.store.postgres import POOL_SIZE
+    from newsletter.tokens import SECRET_ENV
+    from tests.webapp import ADA, DAY, GRACE, ONE_CLICK, SECRET, paper, running_site
+
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    with running_site(tmp_path, state=pg_url) as site:
+        with site.store() as store:
+            store.save_day(DAY, "arxiv", [paper(n) for n in range(3)])
+        unsubscribe = site.links.unsubscribe(ADA, DAY)
+        for _ in range(30):  # each request borrows a connection and gives it back
+            assert site.client.get(unsubscribe).status_code == 200
+        assert site.client.post(unsubscribe, data=ONE_CLICK).status_code == 200
+        database = pg_url.rsplit("/", 1)[1]
+        query = (
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE "
+            f"datname = '{database}' AND application_name = 'paper-digest'"
+        )
+        ((count,),) = postgres.sql(pg_url, query)
+        assert int(str(count)) <= POOL_SIZE + 1  # the site's own Store besides the pool
+    with Store(pg_url) as store:
+        found = store.suppression(ADA)
+        assert found is not None and found.status is ReaderStatus.UNSUBSCRIBED
+        assert store.suppression(GRACE) is None

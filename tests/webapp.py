@@ -73,10 +73,14 @@ def picked(papers: Sequence[Paper], reason: str = MATCHED) -> list[SelectedPaper
     return [SelectedPaper(p, round(1 - n / 1000, 4), (reason,)) for n, p in enumerate(papers)]
 
 
-def write_config(folder: Path, web_url: str, rate_limit: int = 1000) -> Path:
+def write_config(
+    folder: Path, web_url: str, rate_limit: int = 1000, state: str | None = None
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "subscribers.yaml"
     text = CONFIG.format(web_url=web_url, rate_limit=rate_limit, ada=ADA, grace=GRACE)
+    if state is not None:
+        text = text.replace("  sources:\n", f"  state: {state}\n  sources:\n", 1)
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -93,7 +97,7 @@ class Site:
     client: httpx.Client
 
     def store(self) -> Store:
-        return Store(self.config.state_path)
+        return Store(self.config.state)
 
 
 @contextmanager
@@ -107,18 +111,19 @@ def running_site(
     today: date = DAY,
     public: str | None = None,
     proxies: str = "127.0.0.1",
+    state: str | None = None,
 ) -> Iterator[Site]:
     """The app of a fresh config in `folder`, answering on a free port of 127.0.0.1 (under
     `prefix`), published there unless at `public`.
 
     `signer`: the app's (default: from the environment, as `newsletter serve` reads it);
     `links_signer`: what the site's `links` sign with (default: the app's); `proxies`: whose
-    X-Forwarded-For is believed."""
+    X-Forwarded-For is believed; `state`: the config's `state:` (default: a file beside it)."""
     sock = listening_socket("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}{prefix}"
     clock = [today]
     try:
-        config = load_config(write_config(folder, public or url, rate_limit))
+        config = load_config(write_config(folder, public or url, rate_limit, state))
         app = create_app(config, signer=signer, clock=lambda: clock[0])
     except BaseException:
         sock.close()

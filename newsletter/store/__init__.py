@@ -46,6 +46,7 @@ __all__ = [
 class Store(Papers, FetchLog, Ledger, ReaderState, Leases):
     """An open state database. Use as a context manager, or call `close()`.
 
-    `Store(where, busy_timeout=30.0)`: `where` is an SQLite file or a postgresql:// URL;
-    `busy_timeout` is how many seconds a write waits for another process's write (or a lock)
-    before failing."""
+    `Store(where, busy_timeout=30.0, pooled=False)`: `where` is an SQLite file or a
+    postgresql:// URL; `busy_timeout` is how many seconds a write waits for another process's
+    write (or a lock) before failing; `pooled` borrows a PostgreSQL connection from this
+    process's pool (many short uses: web requests, lease checks)."""

@@ -62,14 +62,18 @@ class Database:
     _pg: PgConnection
 
     def __init__(
-        self, where: StateLocation | Path | str, busy_timeout: float = BUSY_TIMEOUT_SECONDS
+        self,
+        where: StateLocation | Path | str,
+        busy_timeout: float = BUSY_TIMEOUT_SECONDS,
+        *,
+        pooled: bool = False,
     ) -> None:
         self.location = StateLocation.of(where)
         self.busy_timeout = busy_timeout
         self._offset = 0.0  # seconds the database's clock is ahead of this host's
         self._errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
         if self.location.is_postgres:
-            self._open_postgres()
+            self._open_postgres(pooled)
             return
         self.path = self.location.sqlite_path()
         if not self.path.exists():
@@ -87,16 +91,26 @@ class Database:
     def is_postgres(self) -> bool:
         return self.location.is_postgres
 
-    def _open_postgres(self) -> None:
+    def _open_postgres(self, pooled: bool) -> None:
+        """Connect (or borrow a connection of this process's pool, for many short uses such
+        as the web app's requests), read the server's clock, migrate."""
         from newsletter.store import postgres
 
+        def prepare(connection: PgConnection) -> float:
+            offset = postgres.clock_offset(connection)
+            postgres.migrate(connection, str(self.location), MIGRATIONS, statements)
+            return offset
+
         self._errors = (sqlite3.Error, *postgres.errors())
+        if pooled:
+            with self._translated():
+                self._pg, self._offset = postgres.pooled(self.location, self.busy_timeout, prepare)
+            return
         with self._translated():
             self._pg = postgres.connect(self.location, self.busy_timeout)
         try:
             with self._translated():
-                self._offset = postgres.clock_offset(self._pg)
-                postgres.migrate(self._pg, str(self.location), MIGRATIONS, statements)
+                self._offset = prepare(self._pg)
         except BaseException:
             self._pg.close()
             raise

@@ -109,7 +109,7 @@ class HeldLease:
 
     def take(self) -> bool:
         """Take the lease and start renewing it; False when another live holder has it."""
-        with Leases(self.location) as store:
+        with Leases(self.location, pooled=True) as store:
             if not store.take_lease(self.name, self.holder, self.seconds):
                 return False
         self._thread = threading.Thread(target=self._renew, name=f"lease {self.name}",
@@ -128,7 +128,7 @@ class HeldLease:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             if self.take():
                 return True
-            with Leases(self.location) as store:
+            with Leases(self.location, pooled=True) as store:
                 current = store.live_lease(self.name)
             if current is not None and current.holder != told:
                 told = current.holder
@@ -142,7 +142,7 @@ class HeldLease:
             self._thread.join()
             self._thread = None
         try:
-            with Leases(self.location) as store:
+            with Leases(self.location, pooled=True) as store:
                 store.release_lease(self.name, self.holder)
         except StoreError as exc:  # it runs out by itself
             log.warning("lease %s not released: %s", self.name, exc)

@@ -18,11 +18,14 @@ hosts starting on an empty database migrate it once.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import StoreError
@@ -60,10 +63,14 @@ def pg_sql(sql: str) -> str:
 
 
 class PgConnection:
-    """A psycopg connection with the part of sqlite3's interface the store uses."""
+    """A psycopg connection with the part of sqlite3's interface the store uses; `release`
+    gives a pooled one back instead of closing it."""
 
-    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+    def __init__(
+        self, raw: psycopg.Connection[Any], release: Callable[[], None] | None = None
+    ) -> None:
         self.raw = raw
+        self._release = release
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> psycopg.Cursor[Any]:
         return self.raw.execute(pg_sql(sql), parameters)
@@ -73,7 +80,10 @@ class PgConnection:
             cursor.executemany(pg_sql(sql), rows)
 
     def close(self) -> None:
-        self.raw.close()
+        if self._release is not None:
+            self._release()
+        else:
+            self.raw.close()
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator[PgConnection]:
@@ -83,24 +93,72 @@ class PgConnection:
             yield self
 
 
+CONNECT_OPTIONS: dict[str, Any] = {
+    "autocommit": True, "connect_timeout": CONNECT_TIMEOUT, "application_name": "paper-digest",
+    "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+}  # fmt: skip
+POOL_SIZE = 8  # connections a process keeps per database (the web app's requests share them)
+_pools: dict[tuple[int, str], tuple[Any, float]] = {}  # (pid, url) -> (pool, clock offset)
+_pools_lock = threading.Lock()
+
+
 def connect(location: StateLocation, busy_timeout: float) -> PgConnection:
     """A connection to `location`'s database (not migrated: see `migrate`)."""
     psycopg = psycopg_module()
     assert location.url is not None
-    raw = psycopg.connect(
-        location.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
-        application_name="paper-digest", keepalives=1, keepalives_idle=30,
-        keepalives_interval=10, keepalives_count=3,
-    )  # fmt: skip
-    connection = PgConnection(raw)
+    raw = psycopg.connect(location.url, **CONNECT_OPTIONS)
     try:
-        connection.execute(f"SET lock_timeout = {max(1, round(busy_timeout * 1000))}")
-        connection.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT * 1000}")
-        connection.execute("SET TIME ZONE 'UTC'")
+        _configure(busy_timeout, raw)
     except BaseException:
         raw.close()
         raise
-    return connection
+    return PgConnection(raw)
+
+
+def _configure(busy_timeout: float, raw: psycopg.Connection[Any]) -> None:
+    raw.execute(f"SET lock_timeout = {max(1, round(busy_timeout * 1000))}")
+    raw.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT * 1000}")
+    raw.execute("SET TIME ZONE 'UTC'")
+
+
+def pooled(
+    location: StateLocation, busy_timeout: float, prepare: Callable[[PgConnection], float]
+) -> tuple[PgConnection, float]:
+    """A connection from this process's pool for `location` (`close()` gives it back), and the
+    server's clock offset. The first use of a pool runs `prepare` (migrate, read the clock)
+    once; a forked process makes pools of its own."""
+    psycopg_module()
+    try:
+        from psycopg_pool import ConnectionPool
+    except ImportError as exc:
+        raise StoreError(f"a postgresql:// state needs its extra: {EXTRA}") from exc
+    assert location.url is not None
+    key = (os.getpid(), location.url)
+    with _pools_lock:
+        if key not in _pools:
+            pool = ConnectionPool(
+                location.url, kwargs=CONNECT_OPTIONS, min_size=1, max_size=POOL_SIZE,
+                configure=partial(_configure, busy_timeout), check=ConnectionPool.check_connection,
+                timeout=CONNECT_TIMEOUT, name="paper-digest", open=True,
+            )  # fmt: skip
+            raw = pool.getconn()
+            try:
+                offset = prepare(PgConnection(raw))
+            finally:
+                pool.putconn(raw)
+            if not _pools:
+                atexit.register(_close_pools)
+            _pools[key] = (pool, offset)
+        pool, offset = _pools[key]
+    raw = pool.getconn()
+    return PgConnection(raw, release=partial(pool.putconn, raw)), offset
+
+
+def _close_pools() -> None:
+    """Close this process's pools (never those a forked process inherited)."""
+    for (pid, _), (pool, _) in list(_pools.items()):
+        if pid == os.getpid():
+            pool.close()
 
 
 def errors() -> tuple[type[BaseException], ...]:

@@ -60,7 +60,7 @@ class Views:
         return self.directory.config
 
     def _store(self) -> Store:
-        return Store(self.config.state)
+        return Store(self.config.state, pooled=True)
 
     def _refused(self, refused: Refused) -> Page:
         return self.pages.error(404, note=refused.reason)
