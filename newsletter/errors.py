@@ -75,3 +75,8 @@ class RenderError(NewsletterError):
 
 class DeliveryError(NewsletterError):
     """A message could not be handed over for delivery."""
+
+
+class ClaimLost(DeliveryError):
+    """Raised by a `handing_over` callback: the issue is no longer this sender's to send
+    (another host took it over); the backend must not let the data out."""

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from newsletter.compose import Composer
 from newsletter.config import Config
 from newsletter.delivery.relay import Share
-from newsletter.errors import DeliveryError, StoreError
+from newsletter.errors import ClaimLost, DeliveryError, StoreError
 from newsletter.models import Reader, Selection
 from newsletter.plan import DayPlan, Prepared, select_day
 from newsletter.render.issue import RenderedIssue
@@ -205,16 +205,27 @@ class _Sender:
             if not self._claim(reader, store):
                 return
             store.keep_issue(reader.key, day, selection.papers)  # the issue on the web
-            result = backend.send(message, partial(store.handing_over, reader.key, day))
-            store.finish(
+            result = backend.send(message, partial(self._handing_over, reader, store))
+            if not store.finish(
                 reader.key, day, result.outcome, message_id=message.envelope.message_id,
-                detail=result.detail, paper_ids=shown_ids(selection, issue),
-            )  # fmt: skip
+                detail=result.detail, paper_ids=shown_ids(selection, issue), claimant=self.me,
+            ):  # fmt: skip
+                log.warning("%s: taken over by another sender (%s)", reader.email, result.detail)
+                self.report.already.append(reader.email)
+                self.report.in_flight.append(reader.email)
+                return
             self._count(reader, result.outcome, result.detail)
             if result.bounce is not None:
                 self._bounced(reader, result.bounce, result.detail, store)
         except StoreError as exc:
             self.halt(exc)
+
+    def _handing_over(self, reader: Reader, store: Store) -> None:
+        """Just before the data leaves: note it, if the claim is still this sender's. A sender
+        stopped for longer than its lease (a frozen machine) may find its issue taken over by
+        another host: then its data must not go out (`ClaimLost`)."""
+        if not store.handing_over(reader.key, self.plan.day, self.me):
+            raise ClaimLost(f"{reader.email}: the issue was taken over by another sender")
 
     def _bounced(self, reader: Reader, status: str, detail: str, store: Store) -> None:
         """A permanent refusal of the reader's address: counted per issue date; from

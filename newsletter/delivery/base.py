@@ -20,6 +20,7 @@ from newsletter.status import DeliveryStatus
 if TYPE_CHECKING:
     from newsletter.config import Config
     from newsletter.delivery.relay import Share
+    from newsletter.errors import ClaimLost
     from newsletter.mail import Message
 
 Outcome = DeliveryStatus  # the name callers of the delivery stage know the answers by
@@ -29,6 +30,11 @@ Handover = Callable[[], None]
 
 def nothing() -> None:
     """The default `handing_over`: nothing to record."""
+
+
+def claim_lost(exc: ClaimLost) -> Result:
+    """What a backend answers when the issue was taken over before its data left."""
+    return Result(Outcome.DEFERRED, f"not sent: {exc}")
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,8 @@ class Backend:
 
     def send(self, message: Message, handing_over: Handover = nothing) -> Result:
         """Deliver one message. `handing_over` is called just before the data leaves (the
-        caller records that a crash from then on leaves the message in doubt)."""
+        caller records that a crash from then on leaves the message in doubt); when it raises
+        `ClaimLost`, nothing leaves and the result is `deferred` (`claim_lost`)."""
         raise NotImplementedError
 
     def __enter__(self) -> Self:

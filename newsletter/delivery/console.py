@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Self, TextIO
 
-from newsletter.delivery.base import Backend, Handover, Outcome, Result, nothing
+from newsletter.delivery.base import Backend, Handover, Outcome, Result, claim_lost, nothing
+from newsletter.errors import ClaimLost
 
 if TYPE_CHECKING:
     from newsletter.config import Config
@@ -24,7 +25,10 @@ class ConsoleBackend(Backend):
 
     def send(self, message: Message, handing_over: Handover = nothing) -> Result:
         stream = self.stream if self.stream is not None else sys.stdout
-        handing_over()
+        try:
+            handing_over()
+        except ClaimLost as exc:
+            return claim_lost(exc)
         text = message.data.decode("utf-8", "replace")  # ASCII, or UTF-8 headers (RFC 6532)
         stream.write(text.replace("\r\n", "\n"))
         stream.write("\n")

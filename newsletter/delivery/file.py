@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-from newsletter.delivery.base import Backend, Handover, Outcome, Result, nothing
-from newsletter.errors import DeliveryError
+from newsletter.delivery.base import Backend, Handover, Outcome, Result, claim_lost, nothing
+from newsletter.errors import ClaimLost, DeliveryError
 
 if TYPE_CHECKING:
     from newsletter.config import Config
@@ -48,6 +48,9 @@ class MaildirBackend(Backend):
                 os.fsync(stream.fileno())
             handing_over()
             temporary.replace(self.folder / "new" / name)
+        except ClaimLost as exc:
+            temporary.unlink(missing_ok=True)
+            return claim_lost(exc)
         except OSError as exc:
             return Result(Outcome.DEFERRED, f"cannot write {temporary}: {exc.strerror}")
         return Result(Outcome.SENT, f"written to {self.folder / 'new' / name}")

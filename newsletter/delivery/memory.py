@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Self
 
-from newsletter.delivery.base import Backend, Handover, Outcome, Result, nothing
+from newsletter.delivery.base import Backend, Handover, Outcome, Result, claim_lost, nothing
+from newsletter.errors import ClaimLost
 
 if TYPE_CHECKING:
     from newsletter.config import Config
@@ -22,6 +23,9 @@ class MemoryBackend(Backend):
         return cls()
 
     def send(self, message: Message, handing_over: Handover = nothing) -> Result:
-        handing_over()
+        try:
+            handing_over()
+        except ClaimLost as exc:
+            return claim_lost(exc)
         self.sent.append(message)
         return Result(Outcome.SENT, "kept in memory")

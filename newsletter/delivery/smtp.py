@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Self
 
-from newsletter.delivery.base import Backend, Handover, Outcome, Result, nothing
+from newsletter.delivery.base import Backend, Handover, Outcome, Result, claim_lost, nothing
 from newsletter.delivery.relay import Relay, Share
 from newsletter.delivery.smtp_wire import (
     MESSAGE_DATA,
@@ -55,7 +55,7 @@ from newsletter.delivery.smtp_wire import (
     UnreadableReply,
     describe,
 )
-from newsletter.errors import DeliveryError
+from newsletter.errors import ClaimLost, DeliveryError
 
 if TYPE_CHECKING:
     from newsletter.config import Config
@@ -276,6 +276,9 @@ class SmtpBackend(Backend):
         try:
             connection = self._connection or self._connect()
             return self._transaction(connection, message, handing_over)
+        except ClaimLost as exc:  # the DATA command was answered, no data left: drop it all
+            self._drop()
+            return claim_lost(exc), False
         except _InDoubtError as exc:
             self._drop()
             return Result(Outcome.IN_DOUBT, self._text(str(exc))), False

@@ -127,15 +127,23 @@ class Ledger(Database):
         assert record is not None
         return record
 
-    def handing_over(self, subscriber: str, day: date) -> None:
+    def handing_over(self, subscriber: str, day: date, claimant: str | None = None) -> bool:
         """Note that the message data is about to reach the server: from here on, a cut-off
-        attempt may have been delivered. Only a `sending` row changes."""
+        attempt may have been delivered. Only a `sending` row changes, and with `claimant`
+        only while it still holds the claim; False when the row was not ours any more (another
+        host took it over: this process was stopped longer than its lease), and then the data
+        must not go out."""
+        sql = (
+            "UPDATE deliveries SET handed_over = 1, updated_at = ? "
+            "WHERE subscriber = ? AND issue_date = ? AND status = ?"
+        )
+        parameters: list[object] = [self.now(), subscriber, day.isoformat()]
+        parameters.append(DeliveryStatus.SENDING.value)
+        if claimant is not None:
+            sql += " AND claimed_by = ?"
+            parameters.append(claimant)
         with self.transaction() as db:
-            db.execute(
-                "UPDATE deliveries SET handed_over = 1, updated_at = ? "
-                "WHERE subscriber = ? AND issue_date = ? AND status = ?",
-                (self.now(), subscriber, day.isoformat(), DeliveryStatus.SENDING.value),
-            )
+            return int(db.execute(sql, parameters).rowcount) == 1
 
     def finish(
         self,
@@ -146,17 +154,27 @@ class Ledger(Database):
         message_id: str | None,
         detail: str,
         paper_ids: Sequence[str],
-    ) -> None:
-        """Record the server's answer; papers count as delivered only with `sent`."""
+        claimant: str | None = None,
+    ) -> bool:
+        """Record the server's answer; papers count as delivered only with `sent`. With
+        `claimant`, only while it still holds the claim (False: another sender has the row;
+        it is left as that sender has it)."""
         outcome, key = DeliveryStatus(status), (subscriber, day.isoformat())
+        sql = (
+            "UPDATE deliveries SET status = ?, message_id = ?, last_error = ?, paper_ids = ?, "
+            "updated_at = ?, claimed_by = NULL WHERE subscriber = ? AND issue_date = ?"
+        )
+        ids = json.dumps(list(paper_ids))
+        parameters: list[object] = [outcome.value, message_id, detail, ids, self.now(), *key]
+        if claimant is not None:
+            sql += " AND claimed_by = ?"
+            parameters.append(claimant)
         with self.transaction() as db:
-            db.execute(
-                "UPDATE deliveries SET status = ?, message_id = ?, last_error = ?, paper_ids = ?, "
-                "updated_at = ?, claimed_by = NULL WHERE subscriber = ? AND issue_date = ?",
-                (outcome.value, message_id, detail, json.dumps(list(paper_ids)), self.now(), *key),
-            )
+            if int(db.execute(sql, parameters).rowcount) != 1:
+                return False
             if outcome is DeliveryStatus.SENT:
                 _insert_delivered(db, subscriber, day, paper_ids)
+        return True
 
     def mark_delivered(self, subscriber: str, day: date, paper_ids: Iterable[str]) -> None:
         """Record that these papers reached `subscriber` (call only after the server's 250)."""
