@@ -2,10 +2,10 @@
 
 `postgres_server()` runs Debian's `initdb` into a temporary folder (a superuser `digest` with
 a password, scram-sha-256 over TCP), starts `postgres` on a free port of 127.0.0.1 with its
-socket in that folder and durability switched off (a test cluster loses nothing it needs),
-waits until it answers, and stops it at the end. As root (the CI), the server runs as the
-`postgres` user Debian's package creates, since PostgreSQL refuses to run as root; as any
-other user, as that user.
+socket in that folder and durability switched off (a test cluster loses nothing it needs;
+`durable=True` keeps it on, for benchmarks), waits until it answers, and stops it at the end.
+As root (the CI), the server runs as the `postgres` user Debian's package creates, since
+PostgreSQL refuses to run as root; as any other user, as that user.
 
 Clients find the password in `$PGPASSWORD`, as a real deployment would (the URL never holds
 it): `PgServer.env` for a command, and the `pg_url` fixture sets it for the test process.
@@ -99,7 +99,9 @@ class Unavailable(Exception):
 
 
 @contextmanager
-def postgres_server() -> Iterator[PgServer]:
+def postgres_server(*, durable: bool = False) -> Iterator[PgServer]:
+    """A started server, stopped at the end. `durable`: commits are flushed to disk as on a
+    real server (for benchmarks); by default fsync and friends are off."""
     bindir = pg_bindir()
     if bindir is None or not (bindir / "initdb").exists():
         raise Unavailable("PostgreSQL is not installed (Debian: apt-get install postgresql)")
@@ -120,10 +122,10 @@ def postgres_server() -> Iterator[PgServer]:
         )  # fmt: skip
         if initdb.returncode != 0:
             raise Unavailable(f"initdb failed: {initdb.stderr.strip()[-300:]}")
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} "
+        if not durable:
+            options += "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        options += "-c max_connections=200"
         log = folder / "server.log"
         start = subprocess.run(
             [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log),
