@@ -105,22 +105,28 @@ def status(config_path: Path, as_json: bool) -> None:
 
     config = load(config_path)
     now = clock()
-    fetches, counts = [], []
-    if state_exists(config.state):  # a look must not create the state
+    fetches, counts, leader = [], [], None
+    exists = state_exists(config.state)  # a look must not create the state
+    if exists:
         with Session.open(config, online=False) as session:
             fetches = session.store.last_fetches()
             days = session.store.latest_issue_dates(LATEST_ISSUES)
             counts = [(day, session.store.delivery_counts(day)) for day in days]
+            leader = session.store.live_lease("scheduler")
     readers = reader_counts(statuses(config))
+    scheduler = None if leader is None else {"leader": leader.holder, "since": leader.taken_at}
     if as_json:
         document = status_document(config, now, fetches, counts, readers)
-        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        click.echo(json.dumps({**document, "scheduler": scheduler}, ensure_ascii=False, indent=2))
         return
     out = console()
     out.print(sends_table(config, now))
-    if not state_exists(config.state):
+    if not exists:
         out.print(f"No state yet at {config.state}: nothing fetched or sent.")
         return
     out.print(fetches_table(fetches))
     out.print(counts_table(counts))
     out.print("Readers: " + ", ".join(f"{status} {count}" for status, count in readers.items()))
+    if config.state.is_postgres:
+        led = f"led by {leader.holder} since {leader.taken_at}" if leader else "no `run` leads"
+        out.print(f"Scheduler: {led}")

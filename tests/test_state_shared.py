@@ -7,6 +7,7 @@ processes, only each other's leases, exactly as on separate machines."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -197,6 +198,11 @@ def test_a_standby_scheduler_on_another_host_takes_over_when_the_leader_is_kille
             until(lambda: any("taking over" in line for line in logs), "the standby to lead")
             took = time.monotonic() - killed
             until(lambda: _settled(pg_url, len(readers)), "every issue to be settled", 240)
+            status = subprocess.run([sys.executable, "-m", "newsletter", "status", "-c", str(path),
+                                     "--json"], capture_output=True, text=True, timeout=120,
+                                    env=postgres.env)  # fmt: skip
+            leading = json.loads(status.stdout)["scheduler"]["leader"]
+            assert leading.startswith(f"host-b:{standby.pid}:"), status.stdout
             standby.send_signal(signal.SIGTERM)
             standby.wait(timeout=120)
             reader.join(30)
