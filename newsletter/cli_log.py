@@ -116,8 +116,8 @@ def status(config_path: Path, as_json: bool) -> None:
     readers = reader_counts(statuses(config))
     scheduler = None if leader is None else {"leader": leader.holder, "since": leader.taken_at}
     if as_json:
-        document = status_document(config, now, fetches, counts, readers)
-        click.echo(json.dumps({**document, "scheduler": scheduler}, ensure_ascii=False, indent=2))
+        document = status_document(config, now, fetches, counts, readers, scheduler)
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
     out = console()
     out.print(sends_table(config, now))

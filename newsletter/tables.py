@@ -180,9 +180,10 @@ def status_document(
     fetches: Sequence[FetchRecord],
     counts: Sequence[tuple[date, dict[str, int]]],
     readers: dict[str, int] | None = None,
+    scheduler: dict[str, str] | None = None,
 ) -> dict[str, object]:
     """`newsletter status --json`: the next sends, the last fetches, the delivery counts of the
-    latest issue dates, the readers by status."""
+    latest issue dates, the readers by status, which `run` leads (None: none, or SQLite)."""
     from newsletter.agenda import next_sends
 
     sends = [
@@ -210,4 +211,5 @@ def status_document(
         "last_fetches": last_fetches,
         "deliveries": deliveries,
         "readers": readers or {},
+        "scheduler": scheduler,
     }

@@ -166,7 +166,10 @@ def test_status_counts_the_dates_actually_sent(sent_state: Path) -> None:
     result = newsletter("status", "-c", str(sent_state), "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert set(document) == {"now", "state", "next_sends", "last_fetches", "deliveries", "readers"}
+    assert set(document) == {
+        "now", "state", "next_sends", "last_fetches", "deliveries", "readers", "scheduler"
+    }  # fmt: skip
+    assert document["scheduler"] is None  # an SQLite state: no standby, nobody to name
     readers = document["readers"]
     assert (readers["unsubscribed"], readers["bounced"], readers["complained"]) == (0, 0, 0)
     assert readers["active"] == sum(row["subscribers"] for row in document["next_sends"])
