@@ -1,21 +1,41 @@
-"""Relevance benchmark: how well is one day's listing ranked for each subscriber?
+"""Relevance benchmark: how well are a day's papers ranked for each subscriber?
 
-Data, in benchmarks/data/relevance/ (all papers invented, none copied from arXiv):
+The labelled set, 490 papers x 17 profiles:
 
-    listing.xml    one day's arXiv listing in the rss.arxiv.org RSS 2.0 format
-    liked.xml      older papers that some profiles liked, as an arXiv API Atom response
-    profiles.yaml  subscriber profiles; each `interests` block is shaped like subscribers.yaml
-    labels.tsv     graded judgements `profile<TAB>paper_id<TAB>grade`, grade 0-3
+    data/relevance/listing.xml     150 invented papers: one day's arXiv listing in the
+                                   rss.arxiv.org RSS 2.0 format
+    ../shared/fixtures/real/       340 real papers, read at run time and never copied into the
+                                   project (the path is relative to the repository root;
+                                   `--shared DIR` reads another folder):
+        arxiv_rss_2026-07-27_cs.AI_full.xml   223  arXiv RSS 2.0, replacements included
+        arxiv_api_atom_2026_cs_lg_or_ai.xml    20  arXiv API Atom
+        hf_daily_papers_2026-05-12.json        50  Hugging Face Daily Papers
+        hf_daily_papers_2026-06-02.json        47  Hugging Face Daily Papers
+    data/relevance/liked.xml       older papers that some profiles liked (arXiv API Atom)
+    data/relevance/profiles.yaml   17 subscriber profiles, each `interests` block shaped like
+                                   subscribers.yaml: keywords, descriptions, authors,
+                                   categories, liked papers and excludes as readers write them
+    data/relevance/labels.tsv      graded labels `profile<TAB>paper_id<TAB>grade`: 2 core (the
+                                   reader wants it), 1 related, 0 not relevant; only grades 1 and
+                                   2 are listed, every other pair is 0. Written by reading title
+                                   and abstract, before any ranking was looked at.
+
+Papers are keyed by arXiv id without version; a paper in several files counts once (the first
+file wins). Without the shared folder (or some of its files) the benchmark runs on the papers it
+has, says so on stderr, and leaves out of the means any profile left without a grade-2 paper.
 
 Metrics, per profile and averaged over profiles:
 
-    P@5      share of the first five papers graded >= 2
+    P@5      grade-2 papers among the first five, divided by min(5, the profile's grade-2 papers)
     nDCG@10  gain 2**grade - 1, log2 discount, normalised by the best ordering of all labels
 
-Methods: two baselines (keyword substring count, TF-IDF cosine) and the digest's own ranking
-(`newsletter.select`, see `rank_newsletter`).
+Methods: keyword substring count; TF-IDF cosine (scikit-learn); BM25 (Okapi, k1=1.5, b=0.75,
+with the `bm25s` package, skipped when it is not installed); the digest's own ranking
+(`newsletter.select`, see `rank_newsletter`). The TF-IDF and BM25 query is the profile's
+keywords, description and the titles of its liked papers; a document is title + abstract.
 
-Usage: python benchmarks/relevance.py [--json]   (--json also writes relevance_results.json)
+Usage: python benchmarks/relevance.py [--shared DIR] [--json]
+(--json also writes relevance_results.json next to this file)
 """
 
 from __future__ import annotations
@@ -25,6 +45,7 @@ import json
 import math
 import re
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,11 +54,23 @@ from typing import Any, TypedDict
 import feedparser
 import yaml
 
-DATA_DIR = Path(__file__).resolve().parent / "data" / "relevance"
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = REPO / "benchmarks" / "data" / "relevance"
+SHARED_DIR = REPO.parent / "shared" / "fixtures" / "real"
 RESULTS_PATH = Path(__file__).resolve().parent / "relevance_results.json"
+LISTING = "listing.xml"
+REAL_FILES = (  # (file name, format), read in this order after listing.xml
+    ("arxiv_rss_2026-07-27_cs.AI_full.xml", "rss"),
+    ("arxiv_api_atom_2026_cs_lg_or_ai.xml", "atom"),
+    ("hf_daily_papers_2026-05-12.json", "hf"),
+    ("hf_daily_papers_2026-06-02.json", "hf"),
+)
+GRADES = (0, 1, 2)
 RELEVANT_GRADE = 2
 PRECISION_CUTOFF = 5
 NDCG_CUTOFF = 10
+BM25_K1 = 1.5
+BM25_B = 0.75
 
 _ARXIV_ID = re.compile(r"([a-z-]+(?:\.[A-Z]{2})?/\d{7}|\d{4}\.\d{4,5})(?:v\d+)?$")
 
@@ -63,12 +96,31 @@ class Profile:
 
 
 @dataclass(frozen=True)
+class Source:
+    """One file of the set and what it added."""
+
+    file: str
+    papers: int  # papers added to the set
+    duplicates: int  # papers left out because an earlier file had them
+    parser: str
+
+
+@dataclass(frozen=True)
 class Dataset:
-    papers: list[BenchPaper]  # listing order
+    papers: list[BenchPaper]  # listing.xml first, then the real files, each in file order
     profiles: list[Profile]
-    labels: dict[str, dict[str, int]]  # profile name -> paper id -> grade
+    labels: dict[str, dict[str, int]]  # profile name -> paper id -> grade, for every paper
     liked: dict[str, list[BenchPaper]]  # profile name -> its liked papers
-    parser: str  # which parser read listing.xml
+    sources: list[Source]
+    missing: list[str]  # real files that were not found
+
+    @property
+    def invented(self) -> int:
+        return self.sources[0].papers
+
+    def core(self, profile: str) -> int:
+        """The profile's grade-2 papers among the loaded ones."""
+        return sum(grade >= RELEVANT_GRADE for grade in self.labels[profile].values())
 
 
 @dataclass(frozen=True)
@@ -84,7 +136,7 @@ class MethodResult:
     per_profile: dict[str, Scores]
 
 
-# ---------------------------------------------------------------------------- loading
+# ---------------------------------------------------------------------------- reading papers
 
 
 def arxiv_id(text: str) -> str:
@@ -120,7 +172,7 @@ def parse_listing(data: bytes) -> list[BenchPaper]:
 
 
 def parse_atom(data: bytes) -> list[BenchPaper]:
-    """Read an arXiv API Atom response (liked.xml)."""
+    """Read an arXiv API Atom response (liked.xml; the fallback for the project's parser)."""
     papers = []
     for entry in _parse_feed(data).entries:
         categories = [tag.term for tag in entry.get("tags", [])]
@@ -140,16 +192,50 @@ def parse_atom(data: bytes) -> list[BenchPaper]:
     return papers
 
 
-def load_listing(path: Path) -> tuple[list[BenchPaper], str]:
-    """The day's papers, read by the project's arXiv parser when it exists, else by `parse_listing`.
+def parse_daily_papers(data: bytes) -> list[BenchPaper]:
+    """Read a Hugging Face Daily Papers response; the fallback for the project's parser."""
+    papers = []
+    for item in json.loads(data):
+        paper = item["paper"]
+        papers.append(
+            BenchPaper(
+                id=str(paper["id"]),
+                title=" ".join(paper["title"].split()),
+                abstract=" ".join(paper.get("summary", "").split()),
+                authors=[author["name"] for author in paper.get("authors", [])],
+                categories=[],  # Hugging Face gives none
+            )
+        )
+    return papers
 
-    Replaced papers are kept: the labels judge every item of the listing.
-    """
+
+_LOCAL_PARSERS: dict[str, Callable[[bytes], list[BenchPaper]]] = {
+    "rss": parse_listing,
+    "atom": parse_atom,
+    "hf": parse_daily_papers,
+}
+
+
+def read_papers(path: Path, kind: str) -> tuple[list[BenchPaper], str]:
+    """A file's papers, read by the project's parser for its format when the project is
+    importable, else by the local feedparser/json reader. Replaced papers are kept."""
     data = path.read_bytes()
     try:
-        from newsletter.sources.arxiv import parse_rss
+        from newsletter.sources import arxiv, huggingface
     except ImportError:
-        return parse_listing(data), "local feedparser reader"
+        return _LOCAL_PARSERS[kind](data), f"local {_LOCAL_PARSERS[kind].__name__}"
+    source = f"relevance benchmark {path.name}"
+    if kind == "rss":
+        parsed = arxiv.parse_rss(data, source=source, include_replacements=True)
+    elif kind == "atom":
+        parsed = arxiv.parse_atom(data, source=source)
+    else:
+        parsed = huggingface.parse_daily_papers(data, source=source)
+    parser = {
+        "rss": "newsletter.sources.arxiv.parse_rss",
+        "atom": "newsletter.sources.arxiv.parse_atom",
+        "hf": "newsletter.sources.huggingface.parse_daily_papers",
+    }[kind]
     papers = [
         BenchPaper(
             id=paper.id,
@@ -158,9 +244,36 @@ def load_listing(path: Path) -> tuple[list[BenchPaper], str]:
             authors=list(paper.authors),
             categories=list(paper.categories),
         )
-        for paper in parse_rss(data, source="relevance benchmark", include_replacements=True).papers
+        for paper in parsed.papers
     ]
-    return papers, "newsletter.sources.arxiv.parse_rss"
+    return papers, parser
+
+
+def load_papers(
+    data_dir: Path, shared_dir: Path | None
+) -> tuple[list[BenchPaper], list[Source], list[str]]:
+    """listing.xml, then every real file found in shared_dir, without repeated ids;
+    also the names of the real files that were not found."""
+    papers: list[BenchPaper] = []
+    seen: set[str] = set()
+    sources: list[Source] = []
+    missing: list[str] = []
+    files = [(data_dir / LISTING, "rss")]
+    for name, kind in REAL_FILES:
+        if shared_dir is not None and (shared_dir / name).is_file():
+            files.append((shared_dir / name, kind))
+        else:
+            missing.append(name)
+    for path, kind in files:
+        read, parser = read_papers(path, kind)
+        new = [paper for paper in read if paper["id"] not in seen]
+        seen.update(paper["id"] for paper in new)
+        papers += new
+        sources.append(Source(path.name, len(new), len(read) - len(new), parser))
+    return papers, sources, missing
+
+
+# ---------------------------------------------------------------------------- profiles, labels
 
 
 def load_profiles(path: Path) -> list[Profile]:
@@ -172,34 +285,49 @@ def load_profiles(path: Path) -> list[Profile]:
 
 
 def load_labels(path: Path) -> dict[str, dict[str, int]]:
-    """Grades by profile and paper id; comment lines (#) and the header row are skipped."""
+    """The listed grades by profile and paper id (absent pairs are 0); comment lines (#) and
+    the header row are skipped."""
     labels: dict[str, dict[str, int]] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip() or line.startswith("#") or line.startswith("profile\t"):
             continue
         profile, paper_id, grade = line.split("\t")
+        if int(grade) not in GRADES:
+            raise ValueError(f"{path.name}:{number}: grade {grade} is not one of {GRADES}")
         if paper_id in labels.setdefault(profile, {}):
             raise ValueError(f"{path.name}:{number}: {profile} {paper_id} judged twice")
         labels[profile][paper_id] = int(grade)
     return labels
 
 
-def load_dataset(data_dir: Path = DATA_DIR) -> Dataset:
-    papers, parser = load_listing(data_dir / "listing.xml")
+def load_dataset(data_dir: Path = DATA_DIR, shared_dir: Path | None = SHARED_DIR) -> Dataset:
+    """The labelled set; the real papers come from shared_dir, as far as it has them."""
+    papers, sources, missing = load_papers(data_dir, shared_dir)
     profiles = load_profiles(data_dir / "profiles.yaml")
     pool = {paper["id"]: paper for paper in parse_atom((data_dir / "liked.xml").read_bytes())}
     pool.update((paper["id"], paper) for paper in papers)
     liked: dict[str, list[BenchPaper]] = {}
     for profile in profiles:
         ids = [str(paper_id) for paper_id in profile.interests.get("liked", [])]
-        missing = [paper_id for paper_id in ids if paper_id not in pool]
-        if missing:
-            raise ValueError(
-                f"profile {profile.name}: liked ids not in the data: {', '.join(missing)}"
-            )
+        absent = [paper_id for paper_id in ids if paper_id not in pool]
+        if absent:
+            raise ValueError(f"profile {profile.name}: liked ids not in the data: {absent}")
         liked[profile.name] = [pool[paper_id] for paper_id in ids]
-    labels = load_labels(data_dir / "labels.tsv")
-    return Dataset(papers=papers, profiles=profiles, labels=labels, liked=liked, parser=parser)
+    listed = load_labels(data_dir / "labels.tsv")
+    names = {profile.name for profile in profiles}
+    if set(listed) - names:
+        raise ValueError(f"labels.tsv: unknown profiles {sorted(set(listed) - names)}")
+    ids = {paper["id"] for paper in papers}
+    unknown = sorted({paper_id for grades in listed.values() for paper_id in grades} - ids)
+    if unknown and not missing:  # with every file read, a label must name a paper of the set
+        raise ValueError(f"labels.tsv: papers not in the set: {', '.join(unknown[:5])}")
+    labels = {
+        profile.name: {
+            paper["id"]: listed.get(profile.name, {}).get(paper["id"], 0) for paper in papers
+        }
+        for profile in profiles
+    }
+    return Dataset(papers, profiles, labels, liked, sources, missing)
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -208,11 +336,17 @@ def load_dataset(data_dir: Path = DATA_DIR) -> Dataset:
 def precision_at(
     ranking: Sequence[str], grades: Mapping[str, int], k: int = PRECISION_CUTOFF
 ) -> float:
-    """Share of the first k positions holding a paper graded >= RELEVANT_GRADE.
+    """Papers graded >= RELEVANT_GRADE among the first k, divided by min(k, the number of such
+    papers): 1.0 when the top holds as many relevant papers as there are to hold.
 
-    A ranking shorter than k counts its empty positions as misses.
+    A ranking shorter than k counts its empty positions as misses; without relevant papers the
+    precision is 0.
     """
-    return sum(grades.get(paper_id, 0) >= RELEVANT_GRADE for paper_id in ranking[:k]) / k
+    relevant = sum(grade >= RELEVANT_GRADE for grade in grades.values())
+    if relevant == 0:
+        return 0.0
+    hits = sum(grades.get(paper_id, 0) >= RELEVANT_GRADE for paper_id in ranking[:k])
+    return hits / min(k, relevant)
 
 
 def dcg(gains: Iterable[float]) -> float:
@@ -234,6 +368,12 @@ def paper_text(paper: BenchPaper) -> str:
     return f"{paper['title']}\n{paper['abstract']}"
 
 
+def query_text(interests: Interests, liked: Sequence[BenchPaper]) -> str:
+    """What TF-IDF and BM25 search with: keywords, description and the liked papers' titles."""
+    parts = [*interests.get("keywords", []), interests.get("description") or ""]
+    return " ".join([*parts, *(paper["title"] for paper in liked)])
+
+
 def _order(papers: Sequence[BenchPaper], scores: Sequence[float]) -> list[str]:
     """Paper ids by descending score; ties keep listing order."""
     positions = sorted(range(len(papers)), key=lambda i: (-scores[i], i))
@@ -243,7 +383,7 @@ def _order(papers: Sequence[BenchPaper], scores: Sequence[float]) -> list[str]:
 def rank_by_keyword_count(
     interests: Interests, papers: list[BenchPaper], liked: list[BenchPaper]
 ) -> list[str]:
-    """Baseline A: case-insensitive substring counts of the keywords in title + abstract."""
+    """Baseline: case-insensitive substring counts of the keywords in title + abstract."""
     keywords = [keyword.lower() for keyword in interests.get("keywords", [])]
     scores = [
         sum(paper_text(paper).lower().count(keyword) for keyword in keywords) for paper in papers
@@ -254,24 +394,48 @@ def rank_by_keyword_count(
 def rank_by_tfidf(
     interests: Interests, papers: list[BenchPaper], liked: list[BenchPaper]
 ) -> list[str]:
-    """Baseline B: cosine similarity of TF-IDF vectors fitted on the day's papers.
-
-    The query is the profile's keywords and description joined.
-    """
+    """Baseline: cosine similarity of TF-IDF vectors fitted on the papers to the query."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.metrics.pairwise import linear_kernel
 
     vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True)
     documents = vectorizer.fit_transform([paper_text(paper) for paper in papers])
-    query = " ".join([*interests.get("keywords", []), interests.get("description", "")])
     # rows are L2-normalised, so the dot product is the cosine
-    scores = linear_kernel(vectorizer.transform([query]), documents).ravel()
-    return _order(papers, scores.tolist())
+    scores = linear_kernel(vectorizer.transform([query_text(interests, liked)]), documents)
+    return _order(papers, scores.ravel().tolist())
 
 
-def rank_newsletter() -> Ranker | None:
+def bm25_version() -> str | None:
+    """The installed bm25s version, or None when BM25 cannot run."""
+    try:
+        import bm25s
+    except ImportError:
+        return None
+    return str(bm25s.__version__)
+
+
+def rank_by_bm25(
+    interests: Interests, papers: list[BenchPaper], liked: list[BenchPaper]
+) -> list[str]:
+    """Baseline: Okapi BM25 (bm25s, Lucene's idf, k1=1.5, b=0.75, English stop words, no
+    stemming) of the query against the papers."""
+    import bm25s
+
+    def tokens(texts: list[str]) -> list[list[str]]:
+        return bm25s.tokenize(texts, stopwords="en", return_ids=False, show_progress=False)
+
+    index = bm25s.BM25(k1=BM25_K1, b=BM25_B)
+    index.index(tokens([paper_text(paper) for paper in papers]), show_progress=False)
+    (query,) = tokens([query_text(interests, liked)])
+    scores = index.get_scores(query).tolist() if query else [0.0] * len(papers)
+    return _order(papers, scores)
+
+
+def rank_newsletter(model: str | None = None, weight: float = 0.3) -> Ranker | None:
     """The digest's own ranking: `newsletter.select.select` on the profile's interests, as
-    `newsletter preview` runs it, with no cap on the number of papers."""
+    `newsletter preview` runs it, with no cap on the number of papers; with `model` (a sentence
+    model's folder or hub name), the optional semantic ranking blended in at `weight`, its
+    vectors cached in a scratch state as `newsletter send` caches them."""
     try:
         from newsletter.config import Interests as InterestsModel
         from newsletter.models import Paper
@@ -294,24 +458,51 @@ def rank_newsletter() -> Ranker | None:
         profile = checked.profile("reader@example.org", max_papers=len(papers))
         liked_papers = {item["id"]: to_paper(item) for item in liked}
         day = date(2026, 11, 10)
-        (selection,) = select([to_paper(p) for p in papers], [profile], day, liked=liked_papers)
+        items = [to_paper(p) for p in papers]
+        meaning = None if model is None else semantic_inputs(model, weight, items, profile)
+        (selection,) = select(items, [profile], day, liked=liked_papers, meaning=meaning)
         return [picked.paper.id for picked in selection.papers]
 
     return rank
 
 
+def semantic_inputs(model: str, weight: float, papers: list[Any], profile: Any) -> Any:
+    """The `Meaning` of these papers for one profile (`newsletter/meaning.py`), the model loaded
+    once and every vector cached in a scratch state for the whole run."""
+    from newsletter.embedder import Embedder
+    from newsletter.meaning import Meaning
+    from newsletter.semantic import day_embeddings, reader_embeddings
+    from newsletter.store import Store
+
+    if model not in _SEMANTIC:
+        folder = Path(tempfile.mkdtemp(prefix="relevance-semantic-"))
+        _SEMANTIC[model] = (Embedder.load(model), Store(folder / "state.db"))
+    embedder, store = _SEMANTIC[model]
+    vectors = day_embeddings(store, papers, embedder)
+    return Meaning(vectors, vectors, reader_embeddings(store, [profile], embedder), weight)
+
+
+_SEMANTIC: dict[str, tuple[Any, Any]] = {}
+
+
 # ---------------------------------------------------------------------------- evaluation
+
+
+def scored_profiles(dataset: Dataset) -> list[Profile]:
+    """The profiles with at least one grade-2 paper among the loaded papers."""
+    return [profile for profile in dataset.profiles if dataset.core(profile.name)]
 
 
 def evaluate(name: str, ranker: Ranker, dataset: Dataset) -> MethodResult:
     known = {paper["id"] for paper in dataset.papers}
     per_profile = {}
-    for profile in dataset.profiles:
+    profiles = scored_profiles(dataset)
+    for profile in profiles:
         ranking = ranker(dict(profile.interests), list(dataset.papers), dataset.liked[profile.name])
         unknown = [paper_id for paper_id in ranking if paper_id not in known]
         if unknown or len(set(ranking)) != len(ranking):
             raise ValueError(f"{name} for {profile.name}: unknown or repeated ids in the ranking")
-        grades = dataset.labels.get(profile.name, {})
+        grades = dataset.labels[profile.name]
         per_profile[profile.name] = Scores(precision_at(ranking, grades), ndcg_at(ranking, grades))
     count = len(per_profile)
     mean = Scores(
@@ -321,34 +512,72 @@ def evaluate(name: str, ranker: Ranker, dataset: Dataset) -> MethodResult:
     return MethodResult(name=name, mean=mean, per_profile=per_profile)
 
 
-def methods() -> tuple[list[tuple[str, Ranker]], bool]:
-    """The rankings to compare, and whether the digest's own ranking is among them."""
+def methods(model: str | None = None, weight: float = 0.3) -> tuple[list[tuple[str, Ranker]], bool]:
+    """The rankings to compare, and whether the digest's own ranking is among them (with
+    `model`, also with the semantic ranking)."""
     chosen: list[tuple[str, Ranker]] = [
         ("keyword substring count", rank_by_keyword_count),
         ("TF-IDF cosine", rank_by_tfidf),
     ]
+    if bm25_version() is not None:
+        chosen.append(("BM25", rank_by_bm25))
     newsletter_rank = rank_newsletter()
     if newsletter_rank is not None:
         chosen.append(("newsletter", newsletter_rank))
+    semantic_rank = rank_newsletter(model, weight) if model is not None else None
+    if semantic_rank is not None:
+        chosen.append((f"newsletter + semantic ({weight:g})", semantic_rank))
     return chosen, newsletter_rank is not None
 
 
+def describe(dataset: Dataset, shared_dir: Path | None) -> list[str]:
+    """The lines that say what the set is."""
+    real = len(dataset.papers) - dataset.invented
+    lines = [
+        f"{len(dataset.papers)} papers: {dataset.invented} invented + {real} real"
+        f" from {shared_dir}" + (" (files missing)" if dataset.missing else "")
+    ]
+    width = max(len(source.file) for source in dataset.sources)
+    for source in dataset.sources:
+        repeated = f", {source.duplicates} repeated ids left out" if source.duplicates else ""
+        lines.append(f"  {source.file:<{width}}  {source.papers:>3}  {source.parser}{repeated}")
+    grades = [grade for labels in dataset.labels.values() for grade in labels.values()]
+    lines.append(
+        f"{len(dataset.profiles)} profiles, {len(grades)} (profile, paper) pairs:"
+        f" {grades.count(2)} graded 2, {grades.count(1)} graded 1, the rest 0"
+    )
+    version = bm25_version()
+    lines.append(
+        f"BM25: bm25s {version}, k1={BM25_K1}, b={BM25_B}"
+        if version
+        else "BM25: not available (pip install bm25s)"
+    )
+    return lines
+
+
 def format_report(dataset: Dataset, results: list[MethodResult]) -> str:
-    """One table of means (method | P@5 | nDCG@10), then the numbers of every profile."""
+    """The means (method | P@5 | nDCG@10), then one row per profile with every method's
+    P@5 / nDCG@10 and a last row of means."""
     width = max(len(result.name) for result in results)
     lines = [f"{'method':<{width}} | {'P@5':>5} | {'nDCG@10':>7}"]
     for result in results:
         mean = result.mean
         lines.append(f"{result.name:<{width}} | {mean.p_at_5:>5.3f} | {mean.ndcg_at_10:>7.3f}")
-    names = [profile.name for profile in dataset.profiles]
-    first = max(len(name) for name in names)
-    lines += ["", "per profile, P@5 / nDCG@10:"]
-    lines.append(" | ".join([f"{'profile':<{first}}", *(result.name for result in results)]))
-    for name in names:
-        cells = [f"{name:<{first}}"]
-        for result in results:
-            scores = result.per_profile[name]
-            cells.append(f"{scores.p_at_5:.2f} / {scores.ndcg_at_10:.2f}".rjust(len(result.name)))
+    names = list(results[0].per_profile)
+    first = max(len(name) for name in [*names, "profile"])
+    columns = [max(len(result.name), len("0.00 / 0.00")) for result in results]
+    lines += ["", "per profile, P@5 / nDCG@10 (core: grade-2 papers; P@5 is out of min(5, core)):"]
+    header = [f"{'profile':<{first}}", "core"]
+    header += [result.name.rjust(column) for result, column in zip(results, columns, strict=True)]
+    lines.append(" | ".join(header))
+    rows = [
+        (name, str(dataset.core(name)), [r.per_profile[name] for r in results]) for name in names
+    ]
+    rows.append(("mean", "", [result.mean for result in results]))
+    for name, core, scores in rows:
+        cells = [f"{name:<{first}}", f"{core:>4}"]
+        for score, column in zip(scores, columns, strict=True):
+            cells.append(f"{score.p_at_5:.2f} / {score.ndcg_at_10:.2f}".rjust(column))
         lines.append(" | ".join(cells))
     return "\n".join(lines)
 
@@ -356,18 +585,28 @@ def format_report(dataset: Dataset, results: list[MethodResult]) -> str:
 def results_document(
     dataset: Dataset, results: list[MethodResult], newsletter_available: bool
 ) -> dict[str, Any]:
+    grades = [grade for labels in dataset.labels.values() for grade in labels.values()]
     return {
         "dataset": {
             "papers": len(dataset.papers),
+            "invented": dataset.invented,
+            "real": len(dataset.papers) - dataset.invented,
+            "sources": [asdict(source) for source in dataset.sources],
+            "missing_files": dataset.missing,
             "profiles": len(dataset.profiles),
-            "judgements": sum(len(grades) for grades in dataset.labels.values()),
-            "parser": dataset.parser,
+            "pairs": len(grades),
+            "graded_2": grades.count(2),
+            "graded_1": grades.count(1),
+            "core_per_profile": {p.name: dataset.core(p.name) for p in dataset.profiles},
         },
         "metrics": {
             "relevant_grade": RELEVANT_GRADE,
             "p_at": PRECISION_CUTOFF,
+            "p_at_divisor": "min(5, grade-2 papers of the profile)",
             "ndcg_at": NDCG_CUTOFF,
+            "ndcg_gain": "2**grade - 1",
         },
+        "bm25": {"package": "bm25s", "version": bm25_version(), "k1": BM25_K1, "b": BM25_B},
         "newsletter_available": newsletter_available,
         "methods": [
             {
@@ -384,13 +623,35 @@ def results_document(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=SHARED_DIR,
+        metavar="DIR",
+        help=f"folder with the real listings (default: {SHARED_DIR})",
+    )
     parser.add_argument("--json", action="store_true", help=f"also write {RESULTS_PATH.name}")
+    parser.add_argument("--semantic", metavar="MODEL", help="also rank with the semantic "
+                        "ranking, this sentence model (a folder or a hub name)")  # fmt: skip
+    parser.add_argument("--weight", type=float, default=0.3, help="its weight (default 0.3)")
     args = parser.parse_args(argv)
 
-    dataset = load_dataset()
-    chosen, newsletter_available = methods()
-    print(f"{len(dataset.papers)} papers, {len(dataset.profiles)} profiles")
-    print(f"listing read by {dataset.parser}")
+    dataset = load_dataset(shared_dir=args.shared)
+    if dataset.missing:
+        print(
+            f"relevance: not found in {args.shared}: {', '.join(dataset.missing)}; running on"
+            f" {len(dataset.papers)} papers ({dataset.invented} invented) instead of all 490",
+            file=sys.stderr,
+        )
+    left_out = [p.name for p in dataset.profiles if not dataset.core(p.name)]
+    if left_out:
+        print(
+            f"relevance: no grade-2 paper among these papers for {', '.join(left_out)};"
+            " left out of the means",
+            file=sys.stderr,
+        )
+    chosen, newsletter_available = methods(args.semantic, args.weight)
+    print("\n".join(describe(dataset, args.shared)))
     if not newsletter_available:
         print("newsletter ranking: not available")
     print()
@@ -404,5 +665,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, for `newsletter`
+    sys.path.insert(0, str(REPO))  # the checkout, for `newsletter`
     sys.exit(main())
