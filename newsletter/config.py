@@ -25,6 +25,7 @@ from newsletter.config_blocks import (
     BouncesConfig,
     DkimConfig,
     InboxConfig,
+    RankingConfig,
     SmtpConfig,
     Strict,
     WebConfig,
@@ -65,7 +66,7 @@ from newsletter.fields import (
     WebUrl,
 )
 from newsletter.models import Profile, Reader
-from newsletter.yamlfile import load_yaml
+from newsletter.yamlfile import YamlDocument, load_yaml
 
 if TYPE_CHECKING:
     from newsletter.store.location import StateLocation
@@ -243,6 +244,7 @@ class NewsletterConfig(Strict):
     inbox: InboxConfig | None = None  # read by `newsletter inbox` (and a job of `run`)
     alerts_to: Email | None = None  # the operator, told about failed or stale sources
     holidays: list[Holiday] = Field(default_factory=list)  # extra days without an announcement
+    ranking: RankingConfig = Field(default_factory=RankingConfig)  # the optional semantic ranking
 
 
 class Config(Strict):
@@ -295,6 +297,14 @@ class Config(Strict):
     def templates_dir(self) -> Path:
         return self.base_dir / (self.newsletter.templates or "templates")
 
+    @property
+    def ranking_model(self) -> str:
+        """The semantic ranking's model: a hub name, or a folder's absolute path (a relative
+        one is taken from the config's folder); `Embedder.load` takes it."""
+        from newsletter.embedder import model_source
+
+        return model_source(self.newsletter.ranking.model, self.base_dir)
+
 
 def load_config(path: Path | str) -> Config:
     """Read and validate a config file; raise `ConfigError` listing every problem."""
@@ -333,12 +343,27 @@ def _load_config(path: Path) -> Config:
         problems += duplicate_sources(document, labels)
         state = config.state.path  # None: a database server, checked when used
         problems += path_problems(document, state, templates)
+        problems += _ranking_problems(document, config)
     if problems:
         problems.sort(key=lambda problem: problem.line or 0)
         raise ConfigError(problems)
     config._lines = lines_of(document, LATER_CHECKED, len(config.subscribers))
     config._notes = notes(document, *_noted(config))
     return config
+
+
+def _ranking_problems(document: YamlDocument, config: Config) -> list[Problem]:
+    """A semantic ranking whose model cannot be loaded, as far as that is told without loading
+    it (`embedder.model_problem`)."""
+    from newsletter.embedder import model_problem
+
+    ranking = config.newsletter.ranking
+    message = model_problem(ranking.model, config.base_dir) if ranking.semantic else None
+    if message is None:
+        return []
+    line = document.line_of(("newsletter", "ranking", "model"), key=True)
+    line = line or document.line_of(("newsletter", "ranking", "semantic"), key=True)
+    return [Problem(str(document.path), line, "newsletter.ranking.model", message)]
 
 
 def _noted(config: Config) -> tuple[list[tuple[Where, str | None]], list[tuple[Where, list[str]]]]:

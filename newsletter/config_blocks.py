@@ -1,14 +1,15 @@
 """The service blocks of `newsletter:`: the SMTP server, DKIM, the web app, the inbox that
-receives bounces, and when a bouncing address stops being mailed. `newsletter.config` loads
-them with the rest of the file (and re-exports them)."""
+receives bounces, when a bouncing address stops being mailed, and the optional semantic
+ranking. `newsletter.config` loads them with the rest of the file (and re-exports them)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from newsletter.embedder import DEFAULT_MODEL, EXTRA, installed_library
 from newsletter.fields import (
     Count,
     Domain,
@@ -102,3 +103,22 @@ class DkimConfig(Strict):
     selector: Selector
     domain: Domain
     private_key_path: Annotated[Path, PathText]
+
+
+# --- ranking ---------------------------------------------------------------------------------
+
+
+class RankingConfig(Strict):
+    """The optional semantic ranking: closeness in meaning, from a sentence-embedding model,
+    blended with the lexical score (`embedder.py`, `semantic.py`)."""
+
+    semantic: bool = False  # needs `pip install "paper-digest-mail[semantic]"`
+    model: Line = DEFAULT_MODEL  # a hub name (downloaded once) or a folder (from the config's)
+    weight: Number = Field(default=0.3, ge=0, le=1)  # the semantic signal's share of the similarity
+
+    @field_validator("semantic")
+    @classmethod
+    def _needs_its_extra(cls, semantic: bool) -> bool:
+        if semantic and installed_library() is None:
+            raise ValueError(f"needs its extra: {EXTRA}")
+        return semantic

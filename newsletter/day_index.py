@@ -1,6 +1,8 @@
 """The day's papers prepared once for every reader's scoring: the token index (`PaperIndex`),
-the TF-IDF space learnt from the day's listing and the papers in it, and the per-paper arrays
-(upvotes, id order, categories).
+what the listing's short forms mean (`abbreviations.Glossary`), the word space (BM25) learnt
+from the day's listing and the papers in it, the listing papers' cosines to each other as
+readers' feedback needs them (`similarity.Neighbours`), and the per-paper arrays (upvotes, id
+order, categories).
 
 Pure, like `select`, which asks for it (`day_index`): the same papers and corpus always give the
 same index. The last one built is kept, so that selecting again for the same papers (another
@@ -17,9 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from newsletter.matching import PaperIndex
+from newsletter.abbreviations import Definition, Glossary, own_definitions
+from newsletter.bm25 import Bm25
+from newsletter.matching import PaperIndex, defined_in
 from newsletter.models import Paper
-from newsletter.tfidf import Postings, Tfidf
+from newsletter.similarity import Neighbours
+from newsletter.tfidf import Postings, Space
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,9 +33,16 @@ if TYPE_CHECKING:
 UPVOTE_WEIGHT = 0.004
 
 
-def document(paper: Paper) -> str:
-    """Title twice: a word in the title counts more than the same word in the abstract."""
-    return f"{paper.title}. {paper.title}. {paper.abstract}"
+def document(
+    paper: Paper, glossary: Glossary | None = None, defined: Sequence[Definition] | None = None
+) -> str:
+    """Title twice: a word in the title counts more than the same word in the abstract. With a
+    `glossary`, short forms are written out (`LLMs` as `large language model`), as the paper
+    defines them (`defined`, found here if not given), else as the glossary reads them."""
+    text = f"{paper.title}. {paper.title}. {paper.abstract}"
+    if glossary is None:
+        return text
+    return glossary.expand(text, own_definitions(defined_in(paper) if defined is None else defined))
 
 
 @dataclass(frozen=True)
@@ -38,8 +50,11 @@ class DayIndex:
     """What every reader's scoring shares of the day's papers."""
 
     index: PaperIndex
-    tfidf: Tfidf | None  # None when no word of the corpus survives the stop list
-    vectors: Postings | None  # the papers in the TF-IDF space, by term
+    words: Space | None  # word weights (BM25); None when no word of the corpus is not a stop word
+    vectors: Postings | None  # the papers in the word space, by term
+    reference: Postings | None  # the corpus's (`vectors` when the corpus is the papers)
+    neighbours: Neighbours | None  # corpus papers' cosines, for the readers' feedback
+    in_papers: NDArray[np.int64]  # each corpus paper's index among the papers (-1: not there)
     upvotes: NDArray[np.int64]
     upvote_bonus: NDArray[np.float64]
     id_rank: NDArray[np.int64]
@@ -63,15 +78,32 @@ class DayIndex:
             for n, category in enumerate(paper.categories):
                 categories[n, i] = columns[category]
         position = {paper.id: i for i, paper in enumerate(papers)}
-        fitted = Tfidf([document(p) for p in corpus])
-        tfidf, vectors = None, None
+        defined = {id(p): defined_in(p) for p in [*corpus, *papers]}  # (equal papers: once)
+        glossary = Glossary.learn(defined[id(p)] for p in corpus)
+        fitted = Bm25([document(p, glossary, defined[id(p)]) for p in corpus])
+        space, vectors, reference, neighbours = None, None, None, None
         if fitted.vocabulary:
-            placed = fitted.place([document(p) for p in papers])
-            tfidf, vectors = fitted, Postings(placed, len(fitted.vocabulary))
+            placed = fitted.place([document(p, glossary, defined[id(p)]) for p in papers])
+            space, vectors = fitted, Postings(placed, len(fitted.vocabulary))
+            reference = vectors
+            if tuple(papers) != tuple(corpus):
+                reference = Postings(fitted.corpus, len(fitted.vocabulary))
+            neighbours = Neighbours(fitted.corpus, reference, vectors)
+        in_papers = np.array([position.get(p.id, -1) for p in corpus], dtype=np.int64)
+        index = PaperIndex(papers, glossary, [defined[id(p)] for p in papers])
         return cls(
-            PaperIndex(papers), tfidf, vectors, upvotes, bonus, id_rank, position, columns,
-            categories,
+            index, space, vectors, reference, neighbours, in_papers, upvotes, bonus, id_rank,
+            position, columns, categories,
         )  # fmt: skip
+
+    @property
+    def glossary(self) -> Glossary:
+        return self.index.glossary
+
+    def document(self, paper: Paper) -> str:
+        """A paper's text for the word space (`document`), short forms read as the day reads
+        them."""
+        return document(paper, self.index.glossary)
 
 
 _last: list[tuple[tuple[Paper, ...], tuple[Paper, ...], DayIndex]] = []

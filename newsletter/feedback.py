@@ -1,11 +1,12 @@
 """What a reader's ratings teach their ranking: "more like this" (+1), "less like this" (-1).
 
 Pure and NumPy only, like `select`, which calls it: the rated papers come in, and for each reader
-with ratings, three signals over the day's papers go out, all from TF-IDF cosines to the rated
-papers (placed in the day's word weights, as the liked papers are):
+with ratings, three signals over the day's papers go out, all from cosines to the rated papers
+in the day's word space (BM25 weights, as the liked papers are placed):
 
-- up: similarity to the closest paper rated +1. It joins the signal of the papers liked in the
-  config (`liked_best`), a supporting signal: "you liked a similar paper: <title>";
+- up: similarity to the closest paper rated +1, from LIKED_MIN. It joins the signal of the
+  papers liked in the config (`select`), a supporting signal: "you liked a similar paper:
+  <title>";
 - down: similarity to the closest paper rated -1, a multiplicative penalty on the final score
   (after the explicit floor) that grows from nothing at DISLIKED_MIN to DISLIKE_PENALTY at
   DISLIKED_FULL: `less like "<title>"`. A paper rated -1 is never picked again;
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from newsletter.models import Paper
-from newsletter.tfidf import Postings, Tfidf, Vectors
+from newsletter.tfidf import Postings, Space, Vectors
 
 if TYPE_CHECKING:
     import numpy as np
@@ -59,7 +60,7 @@ TITLE_MAX = 60  # characters of a rated paper's title in a reason
 
 @dataclass(frozen=True)
 class Examples:
-    """The papers every reader rated, placed in the day's TF-IDF space once."""
+    """The papers every reader rated, placed in the day's word space once."""
 
     vectors: Vectors  # one row per distinct rated paper
     titles: tuple[str, ...]  # of each row
@@ -68,10 +69,10 @@ class Examples:
 
     @classmethod
     def build(
-        cls, ratings: Ratings, tfidf: Tfidf, document: Callable[[Paper], str], day: Postings
+        cls, ratings: Ratings, words: Space, document: Callable[[Paper], str], day: Postings
     ) -> Examples | None:
         """The rated papers of `ratings` (each reader's newest MAX_RATINGS, the last vote of a
-        paper winning), as `tfidf` vectors of their `document` text. Their cosines to the
+        paper winning), as `words` vectors of their `document` text. Their cosines to the
         `day`'s papers are taken here, for every reader at once, when they fit in CELLS_AT_ONCE
         (else per group of readers). None when no reader rated anything."""
         import numpy as np
@@ -95,7 +96,7 @@ class Examples:
                 by_reader[email] = (rows, np.array([vote for _, vote in newest], dtype=float))
         if not by_reader:
             return None
-        vectors = tfidf.transform(map(document, papers))
+        vectors = words.place([document(paper) for paper in papers])
         cosines = day.cosines(vectors) if len(papers) * day.size <= CELLS_AT_ONCE else None
         return cls(vectors, tuple(p.title for p in papers), by_reader, cosines)
 
@@ -300,26 +301,6 @@ def _take(vectors: Vectors, rows: NDArray[np.int64]) -> Vectors:
     np.cumsum(lengths, out=starts[1:])
     at = np.arange(starts[-1]) + np.repeat(vectors.starts[rows] - starts[:-1], lengths)
     return Vectors(starts, vectors.columns[at], vectors.weights[at])
-
-
-def liked_best(
-    liked: Sequence[Sequence[str]],
-    to_liked: NDArray[np.float32] | None,
-    liked_row: Mapping[str, int],
-    size: int,
-) -> NDArray[np.float64]:
-    """Readers x papers: the highest similarity to any of each reader's `liked` papers (the
-    config's; -1: none), from the liked papers' cosines to the day's papers."""
-    import numpy as np
-
-    best = np.full((len(liked), size), -1.0)
-    if to_liked is None:
-        return best
-    for row, ids in enumerate(liked):
-        rows = [liked_row[i] for i in ids if i in liked_row]
-        if rows:
-            best[row] = to_liked[rows].max(axis=0)
-    return best
 
 
 def disliked_ids(rated: Sequence[tuple[Paper, int]]) -> set[str]:

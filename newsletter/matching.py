@@ -8,7 +8,13 @@ Short acronyms written in capitals by the reader (`MoE`, `RL`, `RAG`) match only
 capitals as a whole word, so `MoE` does not match `Moebius` or `moe`. A keyword with symbols or
 scripts that tokens cannot carry (`C++`, `量子`) falls back to a literal search.
 
-Similarity is TF-IDF over the same tokens: `tfidf.py` (re-exported here).
+A keyword is also found written another way (`abbreviations.forms`): `LLM agents` as `large
+language model agents`, `retrieval-augmented generation` as `RAG`, `Schrödinger` as
+`Schroedinger`; a short form counts only where the paper does not define it as something else.
+Where it is found says how central it is: in the title, in the abstract's first LEAD_SENTENCES
+sentences or more than once, or in passing.
+
+Similarity is over the same tokens: `bm25.py`, in the rows of `tfidf.py` (re-exported here).
 """
 
 from __future__ import annotations
@@ -19,19 +25,30 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from newsletter.abbreviations import (
+    Definition,
+    Form,
+    Glossary,
+    LongForm,
+    definitions,
+    forms,
+    own_definitions,
+)
 from newsletter.models import Paper
 from newsletter.tfidf import STOP_WORDS as STOP_WORDS
 from newsletter.tfidf import Postings as Postings
 from newsletter.tfidf import Tfidf as Tfidf
 from newsletter.tfidf import Vectors as Vectors
 from newsletter.tfidf import terms as terms
-from newsletter.words import TOKEN, fold, is_acronym, singular, tokens
+from newsletter.words import TOKEN, fold, is_acronym, singular, tokens, without_umlauts
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
 MAX_NGRAM = 8
+LEAD_SENTENCES = 2  # of an abstract, where a phrase counts as central
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z0-9(\[])")
 _SIMPLE_KEYWORD = re.compile(r"^[\w\s\-‐‑–/.,'’]+$", re.UNICODE)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
@@ -44,12 +61,18 @@ class Keyword:
     ngram: tuple[str, ...] = ()  # normalised tokens, for the index
     acronym: str | None = None  # exact-case whole-word match
     literal: re.Pattern[str] | None = None  # fallback search
+    means: tuple[tuple[str, LongForm], ...] = ()  # its short forms, as the day reads them
+    forms: tuple[Form, ...] = ()  # other ways to write it (`large language model` for `LLM`)
 
     @classmethod
-    def parse(cls, text: str) -> Keyword:
+    def parse(cls, text: str, glossary: Glossary | None = None) -> Keyword:
         stripped = text.strip()
+        means, others = forms(stripped, glossary) if glossary is not None else ((), [])
+        written = without_umlauts(stripped)
+        if written != stripped and _SIMPLE_KEYWORD.match(stripped):
+            others.append(Form(tuple(tokens(written)), written, ()))
         if is_acronym(stripped.removesuffix("s")):
-            return cls(stripped, acronym=stripped.removesuffix("s"))
+            return cls(stripped, acronym=stripped.removesuffix("s"), means=means, forms=(*others,))
         words = tokens(stripped)
         if (
             words
@@ -57,7 +80,7 @@ class Keyword:
             and _SIMPLE_KEYWORD.match(stripped)
             and not _CJK.search(stripped)
         ):
-            return cls(stripped, ngram=tuple(words))
+            return cls(stripped, ngram=tuple(words), means=means, forms=(*others,))
         escaped = re.escape(fold(stripped))
         start = r"(?<![^\W_])" if TOKEN.match(fold(stripped[:1]) or " ") else ""
         end = (
@@ -68,16 +91,22 @@ class Keyword:
         return cls(stripped, literal=re.compile(start + escaped + end))
 
 
+Places = dict[int, list[int]]  # paper -> token positions of a phrase in one of its fields
+
+
 @dataclass
 class _Field:
-    """One text field of every paper, indexed by token position."""
+    """One text field of every paper, indexed by token position; `lead`: where each paper's
+    first LEAD_SENTENCES sentences end (in tokens, and in characters of the folded text)."""
 
     folded: list[str] = field(default_factory=list)
     words: list[list[str]] = field(default_factory=list)
     postings: dict[str, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
     acronyms: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    lead: list[tuple[int, int]] = field(default_factory=list)
 
-    def add(self, index: int, text: str) -> None:
+    def add(self, index: int, text: str, lead: str | None = None) -> None:
+        """Index `text`; `lead`, its beginning that counts as its lead (None: all of it)."""
         folded = fold(text)
         self.folded.append(folded)
         words = [singular(token) for token in TOKEN.findall(folded)]  # tokens(text)
@@ -87,26 +116,78 @@ class _Field:
         for word in set(TOKEN.findall(text)):
             if not word.islower() and is_acronym(word.removesuffix("s")):  # two capitals
                 self.acronyms[word.removesuffix("s")].add(index)
+        if lead is None:
+            self.lead.append((len(words), len(folded)))
+        else:
+            self.lead.append((len(TOKEN.findall(fold(lead))), len(fold(lead))))
 
-    def find(self, keyword: Keyword) -> set[int]:
+    def find(self, keyword: Keyword) -> Places:
+        """The papers with `keyword` as written, and where in this field."""
         if keyword.acronym is not None:
-            return self.acronyms.get(keyword.acronym, set())
+            return self.acronym(keyword.acronym)
         if keyword.ngram:
-            first, rest = keyword.ngram[0], list(keyword.ngram[1:])
-            size = len(rest)
-            return {
-                index
-                for index, position in self.postings.get(first, ())
-                if not rest or self.words[index][position + 1 : position + 1 + size] == rest
-            }
+            return self.ngram(keyword.ngram)
         assert keyword.literal is not None
-        return {i for i, text in enumerate(self.folded) if keyword.literal.search(text)}
+        pattern, found = keyword.literal, {}
+        for i, text in enumerate(self.folded):
+            starts = [m.start() for m in pattern.finditer(text)]
+            if starts:  # character offsets as positions: in the lead, or after it
+                found[i] = [0 if at < self.lead[i][1] else self.lead[i][0] for at in starts]
+        return found
+
+    def acronym(self, short: str) -> Places:
+        papers = self.acronyms.get(short)
+        if not papers:
+            return {}
+        found: Places = {i: [] for i in papers}
+        words = {singular(fold(short)), singular(fold(short + "s"))}  # `GPUs` stays `gpus`
+        for word in words:
+            for i, position in self.postings.get(word, ()):
+                if i in found:
+                    found[i].append(position)
+        for i, at in found.items():
+            if not at:  # folded into other tokens: one mention, after the lead
+                at.append(self.lead[i][0])
+            at.sort()
+        return found
+
+    def ngram(self, ngram: tuple[str, ...]) -> Places:
+        first, rest = ngram[0], list(ngram[1:])
+        size = len(rest)
+        found: Places = {}
+        for index, position in self.postings.get(first, ()):
+            if not rest or self.words[index][position + 1 : position + 1 + size] == rest:
+                found.setdefault(index, []).append(position)
+        return found
+
+    def central(self, places: Places) -> set[int]:
+        """Of these papers, those where the phrase is central: in the lead, or said again."""
+        return {i for i, at in places.items() if len(at) > 1 or min(at) < self.lead[i][0]}
+
+
+@dataclass(frozen=True)
+class Found:
+    """Where a reader's phrase is in the day's papers."""
+
+    title: set[int]
+    body: set[int]  # in the abstract, title or not
+    central: set[int]  # of `body`: in its first sentences, or more than once
+    title_forms: dict[int, str]  # papers whose title writes it only another way: that way
+    body_forms: dict[int, str]  # ... whose abstract does
 
 
 class PaperIndex:
-    """The day's papers, indexed for keyword and author look-ups."""
+    """The day's papers, indexed for keyword and author look-ups; `glossary`: what the short
+    forms of the day mean (default: the curated list), each paper's own definitions apart."""
 
-    def __init__(self, papers: Sequence[Paper]) -> None:
+    def __init__(
+        self,
+        papers: Sequence[Paper],
+        glossary: Glossary | None = None,
+        defined: Sequence[Sequence[Definition]] | None = None,
+    ) -> None:
+        """`defined`: each paper's own definitions (`defined_in`), when they were found
+        already; `glossary`: default, the curated list and these definitions."""
         self.papers = papers
         self.titles = _Field()
         self.bodies = _Field()  # abstract, AI summary and keywords
@@ -115,32 +196,75 @@ class PaperIndex:
         for index, paper in enumerate(papers):
             self.titles.add(index, paper.title)
             extra = " ".join((paper.extras.ai_summary or "", *paper.extras.keywords))
-            self.bodies.add(index, f"{paper.abstract} {extra}")
+            self.bodies.add(index, f"{paper.abstract} {extra}", lead_of(paper.abstract))
             keys = [key for key in map(author_key, paper.authors) if key is not None]
             self.author_keys.append(keys)
             for key in keys:
                 self.authors[key[:2]].add(index)
-        self._cache: dict[str, tuple[set[int], set[int]]] = {}
+        if defined is None:
+            defined = [defined_in(paper) for paper in papers]
+        self.defined = [own_definitions(found) for found in defined]  # short -> long, per paper
+        self.glossary = glossary or Glossary.learn(defined)
+        self._cache: dict[str, Found] = {}
+        self._concepts: dict[str, tuple[str, ...]] = {}
         self._author_cache: dict[str, set[int]] = {}
-        self._positions: dict[str, tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
+        self._positions: dict[str, tuple[NDArray[np.int64], ...]] = {}
         self._author_positions: dict[str, NDArray[np.int64]] = {}
 
-    def keyword(self, text: str) -> tuple[set[int], set[int]]:
-        """Papers with `text` in the title, and papers with it in the abstract."""
+    def keyword(self, text: str) -> Found:
+        """Where `text` is, as written or written another way (`LLM` as `large language
+        model`), leaving out the papers that give one of its short forms another meaning."""
         if text not in self._cache:
-            keyword = Keyword.parse(text)
-            self._cache[text] = (self.titles.find(keyword), self.bodies.find(keyword))
+            self._cache[text] = self._find(Keyword.parse(text, self.glossary))
         return self._cache[text]
 
-    def keyword_positions(self, text: str) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """`keyword` as sorted index arrays: in the title, and in the abstract only."""
+    def _find(self, keyword: Keyword) -> Found:
+        title, in_title = self._places(self.titles, keyword)
+        body, in_body = self._places(self.bodies, keyword)
+        return Found(set(title), set(body), self.bodies.central(body), in_title, in_body)
+
+    def _places(self, field_: _Field, keyword: Keyword) -> tuple[Places, dict[int, str]]:
+        """Where `keyword` is in this field, and the papers where it is written only another
+        way, with that way. A short form counts only where the paper does not define it as
+        something else."""
+        places = {i: at for i, at in field_.find(keyword).items() if self._agrees(i, keyword.means)}
+        written: dict[int, str] = {}
+        for form in keyword.forms:
+            if len(form.tokens) == 1 and is_acronym(form.written):
+                found = field_.acronym(form.written)  # an abbreviation: in capitals only
+            else:
+                found = field_.ngram(form.tokens)
+            for i, at in found.items():
+                if self._agrees(i, form.means):
+                    if i not in places:
+                        written.setdefault(i, form.written)
+                    places.setdefault(i, []).extend(at)
+        return places, written
+
+    def concept(self, text: str) -> tuple[str, ...]:
+        """What a phrase says, its short forms written out: `GNNs` and `graph neural
+        network` say (`graph`, `neural`, `network`)."""
+        if text not in self._concepts:
+            found = tuple(tokens(self.glossary.expand(text.strip())))
+            self._concepts[text] = found or (text,)
+        return self._concepts[text]
+
+    def _agrees(self, i: int, means: Sequence[tuple[str, LongForm]]) -> bool:
+        """Whether paper `i` reads these short forms the same way (or does not define them)."""
+        own = self.defined[i]
+        return all(own.get(short, long) == long for short, long in means)
+
+    def keyword_positions(self, text: str) -> tuple[NDArray[np.int64], ...]:
+        """`keyword` as sorted index arrays: in the title; only in the abstract, centrally;
+        only in the abstract, in passing."""
         if text not in self._positions:
             import numpy as np
 
-            title, body = self.keyword(text)
-            self._positions[text] = (
-                np.array(sorted(title), dtype=np.int64),
-                np.array(sorted(body - title), dtype=np.int64),
+            found = self.keyword(text)
+            body = found.body - found.title
+            self._positions[text] = tuple(
+                np.array(sorted(papers), dtype=np.int64)
+                for papers in (found.title, body & found.central, body - found.central)
             )
         return self._positions[text]
 
@@ -166,6 +290,17 @@ class PaperIndex:
         if not first or len(first) == 1:
             return set(found)
         return {i for i in found if _same_first_name(first, self.author_keys[i], last)}
+
+
+def defined_in(paper: Paper) -> list[Definition]:
+    """The abbreviations a paper defines in its title and abstract."""
+    return definitions(f"{paper.title}. {paper.abstract}")
+
+
+def lead_of(abstract: str) -> str:
+    """The first LEAD_SENTENCES sentences of an abstract: where its topic is stated."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(abstract)]
+    return abstract if len(ends) < LEAD_SENTENCES else abstract[: ends[LEAD_SENTENCES - 1]]
 
 
 def author_key(name: str) -> tuple[str, str, str] | None:

@@ -85,7 +85,12 @@ def prepare(session: Session, day: date, readers: Sequence[Reader]) -> Prepared:
     fetches = fetch_pending(session.config, days, day, store, fetcher)
     ids = {paper_id for reader in readers for paper_id in reader.profile.liked}
     liked, warnings = fetch_liked(store, fetcher, ids)
-    return Prepared(fetches, warnings, last, liked, _index_day(store, day, last))
+    pool = _index_day(store, day, last)
+    if session.config.newsletter.ranking.semantic:  # the vectors, before workers fork
+        from newsletter.meaning import meaning_for
+
+        meaning_for(session.config, store, pool.papers, pool.corpus, [r.profile for r in readers])
+    return Prepared(fetches, warnings, last, liked, pool)
 
 
 def _index_day(store: Store, day: date, last: dict[str, LastIssue | None]) -> _Pool:
@@ -104,6 +109,7 @@ def select_day(
 ) -> DayPlan:
     """Select every reader's papers for the issue of `day` from the stored papers and the
     readers' ratings (what `prepared` read already is not read again)."""
+    from newsletter.meaning import meaning_for
     from newsletter.select import select
 
     store = session.store
@@ -119,9 +125,10 @@ def select_day(
     liked = ready.liked if ready.liked is not None else _stored_liked(store, readers)
     profiles = [reader.profile for reader in readers]
     ratings = _ratings(store, readers, day)
+    meaning = meaning_for(session.config, store, pool.papers, pool.corpus, profiles)
     selections = select(
         pool.papers, profiles, day, liked=liked, delivered=delivered, corpus=pool.corpus,
-        ratings=ratings,
+        ratings=ratings, meaning=meaning,
     )  # fmt: skip
     picks = [Pick(r, s) for r, s in zip(readers, selections, strict=True)]
     return DayPlan(day, picks, pool.horizon)

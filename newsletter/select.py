@@ -3,77 +3,116 @@
 Pure: papers, profiles, liked papers, ratings and what was already delivered come in;
 selections go out. No clock, no I/O, so the same input always gives the same issue.
 
-Scoring, per reader and paper:
-- explicit signals: a keyword in the title, a followed author. A paper with one of these scores
-  at least EXPLICIT_FLOOR; a paper matched by nothing but similarity to the reader's text and
-  the reader's model stays below it, so explicit matches always rank above pure similarity;
-- supporting signals: a keyword in the abstract, the reader's arXiv categories (primary or
-  cross-list), TF-IDF similarity to the reader's description and keywords, similarity to the
-  papers the reader liked (in the config) or rated "more like this", and - from a handful of
-  ratings - the reader's own linear model learnt from them (`feedback.py`);
-- signals combine as a noisy-OR of their strengths (each adds, none alone saturates); the
-  model's no scales the result down, within its tier;
+Scoring, per reader and paper, a noisy-OR of the strengths of its signals (each adds, none
+alone saturates, and no strength is capped, so the order of the matches is kept):
+- similarity to the reader's text (description and keywords), measured as a level: how far the
+  paper stands out among the day's papers for this reader (`similarity.py`: short forms
+  written out, the query expanded from its best matches). It also says how `topical` a paper
+  is, and the keyword signals below count more on topical papers;
+- keywords (`evidence.py`), written as the reader wrote them or another way (`LLM` as `large
+  language model`): each found in the title, centrally in the abstract (its first sentences,
+  or more than once) or in passing, in that order of strength; a passing mention counts only
+  on a topical paper, and each keyword found adds (two of the reader's keywords rank above
+  one). A keyword in the title is strong, not absolute: a paper about the reader's whole text
+  can outrank one whose title only holds a keyword (an explicit keyword tier measured worse);
+- a followed author: the one explicit signal. Such a paper scores at least EXPLICIT_FLOOR; a
+  paper without one stays below it (scaled, not capped, so that order is kept);
+- papers the reader liked (in the config): nearest neighbours, by the level of the paper's
+  closeness to the liked paper that it is closest to; papers rated "more like this" join them,
+  and from a handful of ratings the reader's own linear model adds its yes, or takes its no
+  (`feedback.py`);
+- the reader's arXiv categories (primary or cross-list), a small push;
 - closeness to a paper the reader rated "less like this" scales the final score down, below
   the explicit floor if need be: the reader said so;
 - Hugging Face upvotes only break ties: they add less than any relevance signal can.
-A paper needs at least one real match to be picked: an explicit signal, a keyword in the
-abstract, enough similarity, the model's support, or - for a reader who gave nothing but
-categories - its category. `exclude` phrases drop a paper; papers already delivered to the
-reader, or rated "less like this", are never picked again. Readers without ratings cost nothing
-more and get the same picks as if ratings did not exist.
+A paper needs at least one real match to be picked: an author, a keyword in the title or
+abstract, a level of similarity that stands out (MATCH_LEVEL), closeness to a liked paper, the
+model's support, or - for a reader who gave nothing but categories - its category. `exclude`
+phrases drop a paper; papers already delivered to the reader, or rated "less like this", are
+never picked again. Readers without ratings cost nothing more and get the same picks as if
+ratings did not exist.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
 from newsletter import feedback
+from newsletter.abbreviations import Glossary
 from newsletter.day_index import UPVOTE_WEIGHT, DayIndex, day_index
-from newsletter.day_index import document as _document
-from newsletter.feedback import LIKED_FULL, LIKED_MIN, ChunkTaste, Ratings, liked_best
+from newsletter.evidence import category_hits, hit_counts
+from newsletter.feedback import LIKED_FULL, LIKED_MIN, ChunkTaste, Ratings
 from newsletter.models import Paper, Profile, Selection
-from newsletter.reasons import DESCRIPTION_MIN, Explainer
+from newsletter.reasons import LIKED_LEVEL, MATCH_LEVEL, Explainer
+from newsletter.similarity import LIKED_SPREAD, Levels, blend, levels, relative
 from newsletter.tfidf import Postings, Vectors
-from newsletter.words import is_acronym
+from newsletter.words import is_acronym, transliterated
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-DESCRIPTION_FULL = 0.35  # similarity that counts as a strong match
-EXPLICIT_FLOOR = 0.45
+    from newsletter.meaning import Meaning
 
+EXPLICIT_FLOOR = 0.45
+BELOW_FLOOR = EXPLICIT_FLOOR - 0.01  # what the others' scores are scaled to
+TOPICAL_FROM = 1.0  # the level from which a paper is topical at all
+TOPICAL_SCALE = 3.0  # ... and how fast it grows (1 - exp(-(level - from) / scale))
+NO_QUERY_TOPICAL = 0.5  # how topical any paper is for a reader without description or keywords
+SIMILARITY = 0.7  # the strongest similarity's noisy-OR strength
+IN_TITLE = (0.5, 0.5)  # a keyword in the title: strength, and its share that needs no topic
+CENTRAL = (0.35, 0.2)  # ... centrally in the abstract
+PASSING = 0.15  # ... in passing: topical share only
+AUTHOR = 0.8
+LIKED = 0.5  # the strongest closeness to a liked paper
+LIKED_SCALE = 4.0  # levels over LIKED_LEVEL it takes to reach 63% of LIKED
+PRIMARY, LISTED = 0.1, 0.05  # one of the reader's categories as the primary, or cross-listed
 
 CHUNK = 512  # readers scored together: a readers x papers block of floats at a time
 
 
 @dataclass(frozen=True)
 class _Similarity:
-    """TF-IDF vectors of the day's papers, the readers' text, the liked and rated papers."""
+    """The day's word space (`shared`), the readers' queries, the liked and rated papers."""
 
-    papers: Postings | None  # None when no word survives the stop list
+    shared: DayIndex
     queries: Vectors | None  # one row per reader (description + keywords)
-    to_liked: NDArray[np.float32] | None  # liked papers x papers, cosine
+    liked: NDArray[np.float64] | None  # liked papers x papers, levels of closeness
     liked_row: Mapping[str, int]
     rated: feedback.Examples | None = None  # None: nobody rated a paper
+    meaning: Meaning | None = None  # the semantic ranking's vectors (`meaning.py`), if on
 
-    def liked_of(self, profile: Profile) -> list[tuple[str, NDArray[np.float32]]]:
-        """The reader's liked papers, each with its cosines to the day's papers."""
-        if self.to_liked is None:
+    @property
+    def papers(self) -> Postings | None:  # None when no word survives the stop list
+        return self.shared.vectors
+
+    def liked_of(self, profile: Profile) -> list[tuple[str, NDArray[np.float64]]]:
+        """The reader's liked papers, each with its levels of closeness to the day's papers."""
+        if self.liked is None:
             return []
         rows = self.liked_row
-        return [(i, self.to_liked[rows[i]]) for i in profile.liked if i in rows]
+        return [(i, self.liked[rows[i]]) for i in profile.liked if i in rows]
 
-    def to_profiles(self, start: int, stop: int) -> NDArray[np.float64] | None:
-        """Cosine similarity of readers start..stop to every paper."""
-        if self.papers is None or self.queries is None:
+    def to_profiles(self, start: int, stop: int) -> Levels | None:
+        """How close the day's papers are to readers start..stop (`similarity.levels`)."""
+        shared = self.shared
+        if shared.vectors is None or shared.reference is None or self.queries is None:
             return None
         import numpy as np
 
-        return self.papers.cosines(self.queries, start, stop).astype(np.float64)
+        to_listing = shared.reference.cosines(self.queries, start, stop).astype(np.float64)
+        to_papers = to_listing
+        if shared.vectors is not shared.reference:
+            to_papers = shared.vectors.cosines(self.queries, start, stop).astype(np.float64)
+        found = levels(to_listing, to_papers, shared.neighbours, shared.in_papers)
+        if self.meaning is None:
+            return found
+        semantic, has_text = self.meaning.levels(start, stop)
+        return blend(found, semantic, self.meaning.weight, has_text)
 
 
 @dataclass(frozen=True)
@@ -94,12 +133,15 @@ def select(
     delivered: Mapping[str, set[str]] | None = None,
     corpus: Sequence[Paper] | None = None,
     ratings: Ratings | None = None,
+    meaning: Meaning | None = None,
 ) -> list[Selection]:
-    """One Selection per profile, in profile order.
+    """One Selection per profile, in profile order (`meaning`: closeness in meaning to weigh
+    into the similarity, `meaning.py`, made for these papers and profiles in this order).
 
-    Word weights (TF-IDF) are learnt from `corpus` (default: `papers`) alone, so that a
-    reader's picks do not depend on who else is selected in the same call: pass the same corpus
-    for a preview of one reader, a send to all of them, or a share of them in a worker.
+    Word weights (BM25), what the day's short forms mean and how much a similarity stands out
+    are learnt from `corpus` (default: `papers`) alone, so that a reader's picks do not depend
+    on who else is selected in the same call: pass the same corpus for a preview of one
+    reader, a send to all of them, or a share of them in a worker.
     `delivered` and `ratings` (each reader's rated papers with +1 or -1, oldest first) are keyed
     by `Profile.email`.
     """
@@ -108,6 +150,8 @@ def select(
         return [Selection(profile, day, ()) for profile in profiles]
     shared = day_index(papers, corpus or papers)
     similarity = _similarities(shared, profiles, liked, ratings)
+    if meaning is not None:
+        similarity = replace(similarity, meaning=meaning)
     today = _Day(papers, shared, similarity)
     selections = []
     for start in range(0, len(profiles), CHUNK):
@@ -120,7 +164,8 @@ def select(
                 profile,
                 today.papers,
                 today.shared.index,
-                None if description is None or not _has_query(profile) else description[offset],
+                None if description is None or not _has_query(profile) else description,
+                offset,
                 today.similarity.liked_of(profile),
                 None if taste is None else taste.readers[offset],
             )
@@ -140,8 +185,8 @@ def _pick(profile: Profile, scores: NDArray[np.float64], today: _Day, seen: set[
 
     dropped: set[int] = set()
     for phrase in profile.exclude:
-        title, body = today.shared.index.keyword(phrase)
-        dropped |= title | body
+        found = today.shared.index.keyword(phrase)
+        dropped |= found.title | found.body
     if seen:
         dropped.update(today.shared.position[i] for i in seen if i in today.shared.position)
     eligible = np.flatnonzero(scores >= max(profile.min_score, 0.0))
@@ -157,136 +202,114 @@ def _pick(profile: Profile, scores: NDArray[np.float64], today: _Day, seen: set[
 
 def _scores(
     chunk: Sequence[Profile],
-    description: NDArray[np.float64] | None,
+    description: Levels | None,
     today: _Day,
     taste: ChunkTaste | None = None,
 ) -> NDArray[np.float64]:
     """Every paper's score for each reader of the chunk; -1 for a paper with no real match.
 
-    Signals combine as a noisy-OR: score = 1 - prod(1 - strength). The first keyword found in
-    the title or abstract counts more when the paper is also close to the reader's text overall.
-    Ratings (`taste`) add to the liked papers' signal and a model's support, then scale down.
+    Signals combine as a noisy-OR: score = 1 - prod(1 - strength), one factor per signal and
+    keyword (`_keep`). Ratings (`taste`) add to the liked papers' signal and a model's support,
+    then scale down. Scores are computed only where there is a real match (the other cells are
+    -1), so a reader costs what their matches cost.
     """
     import numpy as np
 
     rows, size = len(chunk), len(today.papers)
-    in_title, in_body, by_author = _hit_counts(chunk, today)
+    shared = today.shared
+    hits = hit_counts(chunk, shared.index, size)
+    in_title, central, passing, by_author = hits
     has_query = np.array([_has_query(p) for p in chunk])
-    near = None if description is None else np.minimum(1.0, description / DESCRIPTION_FULL)
-    similarity = today.similarity
-    liked = liked_best([p.liked for p in chunk], similarity.to_liked, similarity.liked_row, size)
-    if taste is not None:
-        liked[taste.rows] = np.maximum(liked[taste.rows], taste.up)
-
-    def topical(at: NDArray[np.intp]) -> NDArray[np.float64] | float:
-        """How close the papers at these cells are to the reader's text (0.5: no text)."""
-        return 0.5 if near is None else np.where(has_query[at // size], near.flat[at], 0.5)
-
-    # prod(1 - strength), one factor per signal; repeated hits multiply by a power. Each factor
-    # is applied only where it is not 1 (x * 1.0 is x): cells without a signal stay 1
-    keep = np.ones((rows, size))
-    flat = keep.reshape(-1)
-    at = np.flatnonzero(in_title > 0)
-    flat[at] = 0.65 - 0.4 * topical(at)
-    _multiply_powers(flat, 0.85, in_title, 1)
-    _multiply_powers(flat, 0.2, by_author, 0)
-    at = np.flatnonzero(in_body > 0)
-    flat[at] *= 0.85 - 0.3 * topical(at)
-    _multiply_powers(flat, 0.92, in_body, 1)
-    description_hit = np.zeros((rows, size), dtype=bool)
-    if description is not None and near is not None:
-        description_hit = (description >= DESCRIPTION_MIN) & has_query[:, None]
-        at = np.flatnonzero(description_hit)
-        flat[at] *= 1 - 0.7 * near.flat[at]
-    liked_hit = liked >= LIKED_MIN
-    at = np.flatnonzero(liked_hit)
-    flat[at] *= 1 - 0.6 * np.minimum(1.0, liked.flat[at] / LIKED_FULL)
-    primary, listed = _category_hits(chunk, today)
-    flat[np.flatnonzero(primary)] *= 0.9
-    flat[np.flatnonzero(listed & ~primary)] *= 0.95
-    if taste is not None:  # the model's yes is one more signal, its no scales the rest down
-        keep[taste.rows] = 1 - (1 - keep[taste.rows] * (1 - taste.boost)) * taste.doubt
-
-    explicit = (in_title > 0) | (by_author > 0)
+    level = np.zeros((rows, size)) if description is None else description.level
+    liked, liked_hit = _liked(chunk, today, taste)
+    primary, listed = category_hits(chunk, shared.category_column, shared.categories)
     categories_only = np.array([_categories_only(p) for p in chunk])[:, None]
-    supported = explicit | (in_body > 0) | liked_hit | (listed & categories_only)
+    similar = has_query[:, None] & (level >= MATCH_LEVEL)
     if taste is not None:
-        description_hit[taste.rows] |= taste.boost > 0  # the model may pick, like the description
-    at = np.flatnonzero(supported | description_hit)  # the others score -1: no real match
-    score = 1 - flat[at]
-    strong = explicit.flat[at]
-    score = np.where(strong, np.maximum(score, EXPLICIT_FLOOR), score)
-    score = np.where(~strong & ~supported.flat[at], np.minimum(score, EXPLICIT_FLOOR - 0.01), score)
+        similar[taste.rows] |= taste.boost > 0  # the model may pick, like the description
+    supported = (by_author > 0) | (in_title > 0) | (central > 0) | liked_hit | similar
+    supported |= (passing > 0) & (level >= TOPICAL_FROM) | (listed & categories_only)
+    at = np.flatnonzero(supported)  # the others score -1: no real match
+    keep = _keep(has_query[at // size], level.flat[at], [h.flat[at] for h in hits])
+    keep *= 1 - liked.flat[at]
+    keep *= np.where(primary.flat[at], 1 - PRIMARY, np.where(listed.flat[at], 1 - LISTED, 1.0))
+    if taste is not None:  # the model's yes is one more signal, its no scales the rest down
+        rated = np.isin(at // size, taste.rows)  # the others' scores stay as they were
+        boost, doubt = np.zeros((rows, size)), np.ones((rows, size))
+        boost[taste.rows], doubt[taste.rows] = taste.boost, taste.doubt
+        changed = 1 - (1 - keep * (1 - boost.flat[at])) * doubt.flat[at]
+        keep = np.where(rated, changed, keep)
+    strong = by_author.flat[at] > 0
+    score = np.where(
+        strong, EXPLICIT_FLOOR + (1 - EXPLICIT_FLOOR) * (1 - keep), (1 - keep) * BELOW_FLOOR
+    )
     if taste is not None:
         damping = np.ones((rows, size))
         damping[taste.rows] = taste.damping
         score *= damping.flat[at]
     scores = np.full(rows * size, -1.0)
-    scores[at] = np.round(score * (1 - UPVOTE_WEIGHT) + today.shared.upvote_bonus[at % size], 4)
+    scores[at] = np.round(score * (1 - UPVOTE_WEIGHT) + shared.upvote_bonus[at % size], 4)
     return scores.reshape(rows, size)
 
 
-def _multiply_powers(
-    flat: NDArray[np.float64], base: float, counts: NDArray[np.int64], free: int
-) -> None:
-    """flat *= base ** max(count - free, 0), where that is not 1 (exponents by table look-up:
-    counts are small integers)."""
+def _keep(
+    asks: NDArray[np.bool_],
+    level: NDArray[np.float64],
+    hits: list[NDArray[np.int64]],
+) -> NDArray[np.float64]:
+    """prod(1 - strength) of the similarity, keyword and author signals of some cells: `asks`,
+    whether the reader has a text; `level`, the similarity; `hits`, the counts of keywords in
+    the title, centrally, in passing, and of authors (`evidence.hit_counts`)."""
     import numpy as np
 
-    at = np.flatnonzero(counts > free)
-    if len(at):
-        exponents = counts.flat[at] - free
-        table = np.power(base, np.arange(int(exponents.max()) + 1), dtype=float)
-        flat[at] *= table[exponents]
+    in_title, central, passing, authors = hits
+    topical = np.where(asks, _growth(level - TOPICAL_FROM, TOPICAL_SCALE), NO_QUERY_TOPICAL)
+    keep = np.where(asks, 1 - SIMILARITY * topical, 1.0)
+    for found, (weight, base) in (
+        (in_title, IN_TITLE),
+        (central, CENTRAL),
+        (passing, (PASSING, 0.0)),
+    ):
+        factor = 1 - weight * (base + (1 - base) * topical)
+        keep = np.where(found > 0, keep * factor**found, keep)
+    result: NDArray[np.float64] = np.where(authors > 0, keep * (1 - AUTHOR) ** authors, keep)
+    return result
 
 
-def _hit_counts(
-    chunk: Sequence[Profile], today: _Day
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """Readers x papers: keywords in the title, keywords only in the abstract, followed authors."""
+def _growth(excess: NDArray[np.float64], scale: float) -> NDArray[np.float64]:
+    """0 up to an excess of 0, then rising towards 1, ever more slowly: order is kept."""
     import numpy as np
 
-    index = today.shared.index
-    size, rows = len(today.papers), len(chunk)
-    found: list[tuple[NDArray[np.int64], NDArray[np.int64]]] = []  # title, abstract only
-    authors: list[NDArray[np.int64]] = []
-    keyword_rows: list[int] = []
-    author_rows: list[int] = []
-    for row, profile in enumerate(chunk):
-        found += map(index.keyword_positions, profile.keywords)
-        keyword_rows += [row] * len(profile.keywords)
-        authors += map(index.author_positions, profile.authors)
-        author_rows += [row] * len(profile.authors)
-
-    def counts(parts: Sequence[NDArray[np.int64]], of_rows: list[int]) -> NDArray[np.int64]:
-        """Papers by row, counted: each part's papers in the row it was found for."""
-        lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
-        offsets = np.repeat(np.asarray(of_rows, dtype=np.int64) * size, lengths)
-        flat = np.concatenate(parts) + offsets if parts else np.zeros(0, dtype=np.int64)
-        return np.bincount(flat, minlength=rows * size).reshape(rows, size)
-
-    titles = [title for title, _ in found]
-    bodies = [body for _, body in found]
-    return counts(titles, keyword_rows), counts(bodies, keyword_rows), counts(authors, author_rows)
+    grown: NDArray[np.float64] = 1.0 - np.exp(-np.maximum(excess, 0.0) / scale)
+    return grown
 
 
-def _category_hits(
-    chunk: Sequence[Profile], today: _Day
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """Readers x papers: one of the reader's categories is primary; the paper is listed in one."""
+def _liked(
+    chunk: Sequence[Profile], today: _Day, taste: ChunkTaste | None
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Readers x papers: the strength of closeness to the reader's liked papers (its level, for
+    papers liked in the config; its cosine, for papers rated up) and whether it is a match."""
     import numpy as np
 
-    columns, categories = today.shared.category_column, today.shared.categories
-    wanted = np.zeros((len(chunk), len(columns) + 1), dtype=bool)  # the last: no category
-    for row, profile in enumerate(chunk):
-        for category in profile.categories:
-            if category in columns:
-                wanted[row, columns[category]] = True
-    primary = wanted[:, categories[0]]  # column -1 is the last: never wanted
-    listed = primary.copy()
-    for others in categories[1:]:
-        listed |= wanted[:, others]
-    return primary, listed
+    similarity = today.similarity
+    strength = np.zeros((len(chunk), len(today.papers)))
+    hit = np.zeros(strength.shape, dtype=bool)
+    if similarity.liked is not None:
+        for row, profile in enumerate(chunk):
+            rows = [similarity.liked_row[i] for i in profile.liked if i in similarity.liked_row]
+            if rows:
+                best = similarity.liked.take(rows, axis=0).max(axis=0)
+                hit[row] = best >= LIKED_LEVEL
+                strength[row] = np.where(
+                    hit[row], LIKED * _growth(best - LIKED_LEVEL, LIKED_SCALE), 0.0
+                )
+    if taste is not None:
+        up = taste.up
+        rated = up >= LIKED_MIN
+        rated_strength = np.where(rated, LIKED * np.minimum(1.0, up / LIKED_FULL), 0.0)
+        strength[taste.rows] = np.maximum(strength[taste.rows], rated_strength)
+        hit[taste.rows] |= rated
+    return strength, hit
 
 
 def _categories_only(profile: Profile) -> bool:
@@ -297,10 +320,39 @@ def _has_query(profile: Profile) -> bool:
     return bool(profile.description or profile.keywords)
 
 
-def _query(profile: Profile) -> str:
-    """Description and keywords; acronyms are left to exact matching (`MoE` is not `moe`)."""
+def _query(profile: Profile, glossary: Glossary | None = None) -> str:
+    """Description (without the sentences that say what the reader does not want) and
+    keywords, short forms written out as the day reads them (`glossary`); a short form it
+    cannot read is left to exact matching (`MoE` is not `moe`)."""
     keywords = [k for k in profile.keywords if not is_acronym(k.strip().removesuffix("s"))]
-    return " ".join(filter(None, [profile.description, *keywords]))
+    text = " ".join(filter(None, [wanted(profile.description or ""), *keywords]))
+    if glossary is None:
+        return text
+    shorts = [k.strip() for k in profile.keywords if is_acronym(k.strip().removesuffix("s"))]
+    known = [long for long in map(glossary.expand, shorts) if long not in shorts]
+    return glossary.expand(" ".join([text, *known, *transliterated(text)]))
+
+
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+")
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|nor|except|excluding|(?:other|rather) than)\b|n't\b", re.IGNORECASE
+)
+
+
+_ABOUT_READING = re.compile(  # words readers use about reading, not about a topic
+    r"\b(?:papers?|articles?|preprints?|whatever|interested|send|please)\b",
+    re.IGNORECASE,
+)
+
+
+def wanted(description: str) -> str:
+    """A description without its sentences that say no (`I am not interested in language
+    models`), nor the words that speak of reading rather than of a topic (`send me papers on
+    ..., whatever the method`): a bag of words cannot tell them from the others, and would
+    look for them."""
+    sentences = _SENTENCE.split(description)
+    kept = " ".join(sentence for sentence in sentences if not _NEGATION.search(sentence))
+    return _ABOUT_READING.sub(" ", kept)
 
 
 def _similarities(
@@ -309,18 +361,24 @@ def _similarities(
     liked: Mapping[str, Paper],
     ratings: Ratings,
 ) -> _Similarity:
-    """The profiles' queries, the liked and the rated papers placed in the day's TF-IDF space;
-    products with the readers are taken per chunk."""
-    tfidf, paper_vectors = shared.tfidf, shared.vectors
-    if tfidf is None or paper_vectors is None:  # no word that is not a stop word
-        return _Similarity(None, None, None, {})
+    """The profiles' queries, the liked and the rated papers placed in the day's word space,
+    the liked papers' closeness to the day's papers as levels; products with the readers are
+    taken per chunk."""
+    space, paper_vectors, reference = shared.words, shared.vectors, shared.reference
+    if space is None or paper_vectors is None or reference is None:  # only stop words
+        return _Similarity(shared, None, None, {})
+    import numpy as np
+
     liked_ids = sorted({i for p in profiles for i in p.liked if i in liked})
     queries = None
     if any(_has_query(p) for p in profiles):
-        queries = tfidf.transform(map(_query, profiles))
-    to_liked = None
+        queries = space.query(_query(p, shared.glossary) for p in profiles)
+    closeness = None
     if liked_ids:
-        to_liked = paper_vectors.cosines(tfidf.transform(_document(liked[i]) for i in liked_ids))
-    rated = feedback.Examples.build(ratings, tfidf, _document, paper_vectors)
+        placed = space.place([shared.document(liked[i]) for i in liked_ids])
+        to_papers = paper_vectors.cosines(placed).astype(np.float64)
+        to_listing = to_papers if reference is paper_vectors else reference.cosines(placed)
+        closeness = relative(to_papers, to_listing.astype(np.float64), LIKED_SPREAD)
+    rated = feedback.Examples.build(ratings, space, shared.document, paper_vectors)
     liked_row = {i: n for n, i in enumerate(liked_ids)}
-    return _Similarity(paper_vectors, queries, to_liked, liked_row, rated)
+    return _Similarity(shared, queries, closeness, liked_row, rated)

@@ -4,7 +4,8 @@ small day's run.
 
 Documents are sparse rows (`Vectors`); `Postings` holds the day's papers by term, so that the
 cosines of any other rows (readers' queries, liked and rated papers) with every paper are one
-sparse product.
+sparse product. The ranking weighs words with BM25 (`bm25.py`, measured better), in the same
+rows and postings (`Space`: what either weighting offers).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from newsletter.words import tokens
 
@@ -57,6 +58,19 @@ def terms(text: str) -> list[str]:
     """What TF-IDF counts: tokens that are neither stop words nor numbers, and adjacent pairs."""
     words = [w for w in tokens(text) if w not in STOP_WORDS and not w.isdigit()]
     return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+
+
+class Space(Protocol):
+    """Word weights learnt from a corpus: this module's `Tfidf`, or `bm25.Bm25`."""
+
+    vocabulary: dict[str, int]
+    corpus: Vectors  # the corpus's rows
+
+    def place(self, texts: Sequence[str]) -> Vectors:
+        """Rows for papers' texts (those of the corpus: its rows)."""
+
+    def query(self, texts: Iterable[str]) -> Vectors:
+        """Rows for readers' texts."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +133,10 @@ class Tfidf:
         if any(row is None for row in rows):
             return self.transform(texts)
         return self.corpus.take([row for row in rows if row is not None])
+
+    def query(self, texts: Iterable[str]) -> Vectors:
+        """Rows for readers' texts: `transform` (a query is weighed as a document is)."""
+        return self.transform(texts)
 
     def transform(self, texts: Iterable[str]) -> Vectors:
         """Rows for other texts in the corpus's terms; a term the corpus lacks is left out."""

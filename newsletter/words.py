@@ -1,9 +1,10 @@
 """Words as matching and TF-IDF see them: lower case without accents (`fold`), a crude
-singular, tokens, and acronyms written in capitals.
+singular in American spelling, tokens, and acronyms written in capitals.
 
 Normalisation makes the variants readers expect match: case, accents (`Schrödinger` =
-`Schrodinger`), plural/singular (`diffusion models` = `Diffusion Model`) and hyphen/space
-(`diffusion-model`).
+`Schrodinger`), plural/singular (`diffusion models` = `Diffusion Model`), hyphen/space
+(`diffusion-model`) and British/American spelling (`preference optimisation` = `preference
+optimization`, `neighbour` = `neighbor`, `modelling` = `modeling`).
 """
 
 from __future__ import annotations
@@ -48,9 +49,43 @@ class _FoldTable(dict[int, str]):
 _FOLDED = _FoldTable()
 
 
+_AMERICAN_ENDINGS = (  # British ending -> American, for words of at least 7 letters
+    ("isations", "izations"), ("isation", "ization"), ("ised", "ized"), ("ising", "izing"),
+    ("isers", "izers"), ("iser", "izer"), ("ises", "izes"), ("ise", "ize"), ("ysed", "yzed"),
+    ("ysing", "yzing"), ("yse", "yze"), ("elled", "eled"), ("elling", "eling"),
+)  # fmt: skip
+_NOT_BRITISH = "wise"  # `otherwise` is a stop word
+_AMERICAN_STEMS = {  # British stem -> American, at the start of a word (`neighbourhood`)
+    "behaviour": "behavior", "neighbour": "neighbor", "colour": "color", "favour": "favor",
+    "labour": "labor", "honour": "honor", "rumour": "rumor", "flavour": "flavor",
+    "vapour": "vapor", "humour": "humor", "harbour": "harbor", "endeavour": "endeavor",
+    "tumour": "tumor", "odour": "odor", "centre": "center", "fibre": "fiber",
+    "defence": "defense", "offence": "offense", "licence": "license", "analys": "analyz",
+}  # fmt: skip
+
+
+def american(token: str) -> str:
+    """A folded token in American spelling (`optimisation` -> `optimization`), by endings and a
+    few stems; applied to keywords and text alike, so a stray match (`excelled`) is harmless."""
+    if len(token) >= 7 and not token.endswith(_NOT_BRITISH):
+        for british, us in _AMERICAN_ENDINGS:
+            if token.endswith(british):
+                return token[: -len(british)] + us
+    if len(token) >= 5:
+        for british, us in _AMERICAN_STEMS.items():
+            if token.startswith(british):
+                return us + token[len(british) :]
+    return token
+
+
 @lru_cache(maxsize=65536)
 def singular(token: str) -> str:
-    """A crude, consistent singular: the same rule is applied to keywords and to text."""
+    """A crude, consistent singular in American spelling: the same rule is applied to keywords
+    and to text."""
+    return american(_singular(token))
+
+
+def _singular(token: str) -> str:
     if len(token) <= 3 or token.endswith(_INVARIANT):
         return token
     if token.endswith("ies") and len(token) > 4:
@@ -69,3 +104,20 @@ def tokens(text: str) -> list[str]:
 def is_acronym(word: str) -> bool:
     """`MoE`, `RL`, `LLM`, `RAG`: short, with at least two capitals."""
     return 2 <= len(word) <= 6 and sum(ch.isupper() for ch in word) >= 2 and word.isalnum()
+
+
+_GERMAN = str.maketrans(
+    {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
+)
+_UMLAUTED = re.compile(r"[^\W_]*[äöüÄÖÜß][^\W_]*")
+
+
+def without_umlauts(text: str) -> str:
+    """`text` as written without umlauts (`Schrödinger` -> `Schroedinger`): folding makes
+    `Schrödinger` `schrodinger`, and papers write both."""
+    return text.translate(_GERMAN)
+
+
+def transliterated(text: str) -> list[str]:
+    """The words of `text` with an umlaut, as written without it (`without_umlauts`)."""
+    return [without_umlauts(word) for word in _UMLAUTED.findall(text)]

@@ -17,11 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsletter import day_index, select, tfidf
+from newsletter.bm25 import Bm25
 from newsletter.config import Interests
 from newsletter.day_index import DayIndex, document
-from newsletter.feedback import LIKED_FULL, LIKED_MIN, liked_best
+from newsletter.feedback import LIKED_FULL, LIKED_MIN
 from newsletter.models import Paper, Profile
-from newsletter.reasons import DESCRIPTION_MIN
+from newsletter.reasons import LIKED_LEVEL
 from newsletter.sources.arxiv import parse_rss
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +54,7 @@ def ratings_of(papers: list[Paper], profiles: list[Profile]) -> dict[str, list[t
     }
 
 
-# --- TF-IDF ---------------------------------------------------------------------------------
+# --- word spaces ----------------------------------------------------------------------------
 
 
 def test_rows_of_corpus_texts_are_the_rows_transform_computes(
@@ -69,14 +70,32 @@ def test_rows_of_corpus_texts_are_the_rows_transform_computes(
     assert np.array_equal(weights.place(other).weights, weights.transform(other).weights)
 
 
+def test_bm25_rows_of_corpus_texts_are_the_rows_it_computes(
+    day: tuple[list[Paper], list[Profile]],
+) -> None:
+    papers, _ = day
+    weights = Bm25([document(p) for p in papers])
+    texts = [document(p) for p in papers[::-3]]
+    placed = weights.place(texts)  # taken from the corpus's rows
+    computed = weights.place([*texts, "a text of no paper of the day"])  # computed anew
+    assert np.array_equal(placed.starts, computed.starts[:-1])
+    size = placed.starts[-1]
+    for name in ("columns", "weights"):
+        assert np.array_equal(getattr(placed, name), getattr(computed, name)[:size])
+
+
+@pytest.mark.parametrize("space", [tfidf.Tfidf, Bm25])
 @pytest.mark.parametrize("rows", [1, 63, 64, 200])
 def test_cosines_by_term_are_the_expanded_product_to_the_bit(
-    day: tuple[list[Paper], list[Profile]], rows: int, monkeypatch: pytest.MonkeyPatch
+    day: tuple[list[Paper], list[Profile]],
+    rows: int,
+    space: type[tfidf.Tfidf | Bm25],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     papers, profiles = day
-    weights = tfidf.Tfidf([document(p) for p in papers])
+    weights = space([document(p) for p in papers])
     postings = tfidf.Postings(weights.corpus, len(weights.vocabulary))
-    queries = weights.transform(select._query(p) for p in profiles[:rows])
+    queries = weights.query(select._query(p) for p in profiles[:rows])
     fast = postings.cosines(queries)
     monkeypatch.setattr(tfidf, "BY_TERM_FROM", 10**9)
     assert np.array_equal(fast, postings.cosines(queries))
@@ -133,58 +152,79 @@ def test_selections_carry_the_papers_of_their_own_call(
 def scores_the_plain_way(
     chunk: Any, description: Any, today: Any, taste: Any = None
 ) -> np.ndarray[Any, Any]:
-    """`_scores` as it was: every factor over every cell, categories by a matrix product."""
+    """`_scores` the plain way: every factor over every cell, in the same order, keyword
+    concepts by set unions, categories by a matrix product."""
     rows, size = len(chunk), len(today.papers)
-    title, body, author = hits_the_plain_way(chunk, today)
+    title, central, passing, author = hits_the_plain_way(chunk, today)
     has_query = np.array([select._has_query(p) for p in chunk])[:, None]
-    if description is None:
-        description = np.zeros((rows, size))
-        topical = np.full((rows, size), 0.5)
-    else:
-        topical = np.where(has_query, np.minimum(1.0, description / 0.35), 0.5)
-    similarity = today.similarity
-    liked = liked_best([p.liked for p in chunk], similarity.to_liked, similarity.liked_row, size)
-    if taste is not None:
-        liked[taste.rows] = np.maximum(liked[taste.rows], taste.up)
-    keep = np.where(title > 0, 0.65 - 0.4 * topical, 1.0)
-    keep *= powers(0.85, title - 1)
-    keep *= powers(0.2, author)
-    keep *= np.where(body > 0, 0.85 - 0.3 * topical, 1.0)
-    keep *= powers(0.92, body - 1)
-    description_hit = (description >= DESCRIPTION_MIN) & has_query
-    keep *= np.where(description_hit, 1 - 0.7 * np.minimum(1.0, description / 0.35), 1)
-    liked_hit = liked >= LIKED_MIN
-    keep *= np.where(liked_hit, 1 - 0.6 * np.minimum(1.0, liked / LIKED_FULL), 1.0)
+    level = np.zeros((rows, size)) if description is None else description.level
+    grown = 1.0 - np.exp(-np.maximum(level - select.TOPICAL_FROM, 0.0) / select.TOPICAL_SCALE)
+    topical = np.where(has_query, grown, select.NO_QUERY_TOPICAL)
+    keep = np.where(has_query, 1 - select.SIMILARITY * topical, 1.0)
+    passing_weight = (select.PASSING, 0.0)
+    for counts, (weight, base) in (
+        (title, select.IN_TITLE),
+        (central, select.CENTRAL),
+        (passing, passing_weight),
+    ):
+        factor = (1 - weight * (base + (1 - base) * topical)) ** counts
+        keep = np.where(counts > 0, keep * factor, keep)
+    keep = np.where(author > 0, keep * (1 - select.AUTHOR) ** author, keep)
+    liked, liked_hit = liked_the_plain_way(chunk, today, taste)
+    keep *= 1 - liked
     primary, listed = categories_the_plain_way(chunk, today)
-    keep *= np.where(primary, 0.9, np.where(listed, 0.95, 1.0))
+    keep *= np.where(primary, 1 - select.PRIMARY, np.where(listed, 1 - select.LISTED, 1.0))
+    similar = has_query & (level >= select.MATCH_LEVEL)
     if taste is not None:
         keep[taste.rows] = 1 - (1 - keep[taste.rows] * (1 - taste.boost)) * taste.doubt
-    score = 1 - keep
-    explicit = (title > 0) | (author > 0)
-    categories_only = np.array([select._categories_only(p) for p in chunk])[:, None]
-    supported = explicit | (body > 0) | liked_hit | (listed & categories_only)
-    score = np.where(explicit, np.maximum(score, select.EXPLICIT_FLOOR), score)
-    score = np.where(~explicit & ~supported, np.minimum(score, select.EXPLICIT_FLOOR - 0.01), score)
+        similar[taste.rows] |= taste.boost > 0
+    explicit = author > 0
+    score = np.where(
+        explicit,
+        select.EXPLICIT_FLOOR + (1 - select.EXPLICIT_FLOOR) * (1 - keep),
+        (1 - keep) * select.BELOW_FLOOR,
+    )
     if taste is not None:
         score[taste.rows] *= taste.damping
-        description_hit[taste.rows] |= taste.boost > 0
+    categories_only = np.array([select._categories_only(p) for p in chunk])[:, None]
+    mentioned = (title > 0) | (central > 0) | ((passing > 0) & (level >= select.TOPICAL_FROM))
+    supported = explicit | mentioned | liked_hit | (listed & categories_only) | similar
     shown = np.round(score * (1 - day_index.UPVOTE_WEIGHT) + today.shared.upvote_bonus, 4)
-    return np.where(supported | description_hit, shown, -1.0)
+    return np.where(supported, shown, -1.0)
 
 
-def powers(base: float, exponents: Any) -> Any:
-    exponents = np.maximum(exponents, 0)
-    return np.power(base, np.arange(int(exponents.max()) + 1), dtype=float)[exponents]
+def liked_the_plain_way(chunk: Any, today: Any, taste: Any) -> tuple[Any, Any]:
+    """Closeness to liked papers (levels) and to papers rated up (cosines), as strengths."""
+    similarity, size = today.similarity, len(today.papers)
+    best = np.full((len(chunk), size), -np.inf)
+    for row, profile in enumerate(chunk):
+        for paper_id in profile.liked:
+            if paper_id in similarity.liked_row:
+                best[row] = np.maximum(best[row], similarity.liked[similarity.liked_row[paper_id]])
+    hit = best >= LIKED_LEVEL
+    grown = 1.0 - np.exp(-np.maximum(best - LIKED_LEVEL, 0.0) / select.LIKED_SCALE)
+    strength = np.where(hit, select.LIKED * grown, 0.0)
+    if taste is not None:
+        rated = taste.up >= LIKED_MIN
+        up = np.where(rated, select.LIKED * np.minimum(1.0, taste.up / LIKED_FULL), 0.0)
+        strength[taste.rows] = np.maximum(strength[taste.rows], up)
+        hit[taste.rows] |= rated
+    return strength, hit
 
 
 def hits_the_plain_way(chunk: Any, today: Any) -> Iterator[Any]:
+    """Readers x papers: keywords in the title, centrally only, in passing only, and authors,
+    from the papers' sets of places."""
     index, size = today.shared.index, len(today.papers)
-    found: dict[str, list[Any]] = {"title": [], "body": [], "author": []}
+    found: dict[str, list[Any]] = {"title": [], "central": [], "passing": [], "author": []}
     for row, profile in enumerate(chunk):
         for keyword in profile.keywords:
-            title, body = index.keyword_positions(keyword)
-            found["title"].append(title + row * size)
-            found["body"].append(body + row * size)
+            places = index.keyword(keyword)
+            body = places.body - places.title
+            central = body & places.central
+            places_of = {"title": places.title, "central": central, "passing": body - central}
+            for name, papers in places_of.items():
+                found[name].append(np.array(sorted(papers), dtype=np.int64) + row * size)
         found["author"] += [index.author_positions(a) + row * size for a in profile.authors]
     for parts in found.values():
         flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)

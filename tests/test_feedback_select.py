@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 
 from newsletter import feedback
+from newsletter import select as select_module
 from newsletter.config import Config, load_config
+from newsletter.day_index import document as _document
 from newsletter.feedback import Examples, short_title
 from newsletter.matching import Postings, Tfidf, Vectors
 from newsletter.models import Paper, Profile, Selection
 from newsletter.plan import select_day
-from newsletter.select import EXPLICIT_FLOOR, _document, select
+from newsletter.select import EXPLICIT_FLOOR, select
 from newsletter.session import Session
 from newsletter.store import Store
 
@@ -202,22 +204,28 @@ def test_explicit_matches_outrank_the_model_at_its_strongest(
         monkeypatch.setattr(feedback, name, value)  # any opinion counts, fully
     monkeypatch.setattr(feedback, "MODEL_PENALTY", 0.99)
     monkeypatch.setattr(feedback, "DISLIKE_PENALTY", 0.0)  # the model alone
+    for module in (feedback, select_module):  # and no nearest paper rated up
+        monkeypatch.setattr(module, "LIKED_MIN", 1.1)
     chemistry = [
         paper(
             "7", "Solvent effects in chemistry", "A solvent changes small molecules' properties."
         ),
         paper("8", "Chemical reaction yields", "Yields of organic reactions from molecular data."),
     ]
-    profile = Profile(ADA, keywords=("sorting", "robot"))
-    selection = one(profile, DAY_PAPERS + chemistry, ratings={ADA: _model_ratings(5)})
+    followed = [  # the sorting and robot papers, by the author the reader follows
+        p.model_copy(update={"authors": ("Ada Lovelace",)}) if p.id in ("5", "6") else p
+        for p in DAY_PAPERS
+    ]
+    profile = Profile(ADA, authors=("Ada Lovelace",))
+    selection = one(profile, followed + chemistry, ratings={ADA: _model_ratings(5)})
     found = reasons(selection)
     assert found["7"] == found["8"] == ("like papers you rated up",)  # the model alone
-    assert found["5"][0] == 'keyword "robot" in title'  # a paper the model says no to
+    assert found["5"][0] == "author Ada Lovelace"  # a paper the model says no to
     explicit = min(scores(selection)["5"], scores(selection)["6"])
     assert explicit >= round(EXPLICIT_FLOOR * (1 - 0.004), 4)
     assert max(scores(selection)["7"], scores(selection)["8"]) < explicit
     assert [p.paper.id for p in selection.papers][-2:] == ["7", "8"]
-    assert scores(one(profile, DAY_PAPERS + chemistry))["5"] > explicit  # the model's no
+    assert scores(one(profile, followed + chemistry))["5"] > explicit  # the model's no
 
 
 def test_only_the_newest_ratings_count(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@
     ├── Ledger             ledger.py: the delivery ledger (never twice) and alerts
     ├── ReaderState        readers.py: suppressions, ratings, each issue's picks
     ├── Leases             leases.py: who leads, fetches, sends (renewed while alive)
+    ├── Embeddings         embeddings.py: sentence embeddings for the semantic ranking
     └── Database           database.py: connection, WAL, migrations, transactions, errors
                            postgres.py: the same on PostgreSQL; location.py: which one
 
@@ -16,6 +17,7 @@ its password).
 from __future__ import annotations
 
 from newsletter.store.database import state_exists
+from newsletter.store.embeddings import Embeddings, StoredVector
 from newsletter.store.fetchlog import CachedResponse, FetchLog, FetchRecord
 from newsletter.store.leases import HeldLease, Lease, Leases
 from newsletter.store.ledger import DeliveryRecord, LastIssue, Ledger, claimant
@@ -37,13 +39,14 @@ __all__ = [
     "StateLocation",
     "Store",
     "StoredPaper",
+    "StoredVector",
     "Suppression",
     "claimant",
     "state_exists",
 ]
 
 
-class Store(Papers, FetchLog, Ledger, ReaderState, Leases):
+class Store(Papers, FetchLog, Ledger, ReaderState, Leases, Embeddings):
     """An open state database. Use as a context manager, or call `close()`.
 
     `Store(where, busy_timeout=30.0, pooled=False)`: `where` is an SQLite file or a

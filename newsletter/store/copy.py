@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 TABLES = (  # every table but `leases`, parents before the rows that refer to them
     "papers", "day_papers", "fetches", "http_cache", "issues", "deliveries", "delivered_papers",
-    "alerts", "suppressions", "feedback", "issue_picks", "bounces",
+    "alerts", "suppressions", "feedback", "issue_picks", "bounces", "embeddings",
 )  # fmt: skip
 CHUNK = 2000
 ORDER = {"day_papers": "rowid"}  # copied with its own column in this order

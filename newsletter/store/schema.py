@@ -132,6 +132,18 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at TEXT NOT NULL        -- by the database's clock
     )
     """,
+    # 7: sentence embeddings for the optional semantic ranking, by model: a paper's vector is
+    # encoded once (again when its text changes), a reader's text's once until it changes
+    """
+    CREATE TABLE embeddings (
+        model TEXT NOT NULL,            -- Embedder.model_id: the library and the model
+        paper_id TEXT NOT NULL,         -- a paper's id, or text:HASH for a reader's text
+        text_hash TEXT NOT NULL,        -- of the text encoded
+        vector BLOB NOT NULL,           -- dim float32 numbers, little-endian
+        dim INTEGER NOT NULL,
+        PRIMARY KEY (model, paper_id)
+    )
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
