@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from newsletter.tfidf import STOP_WORDS, Vectors
+from newsletter.tfidf import STOP_WORDS, Vectors, document_frequencies
 from newsletter.words import tokens
 
 if TYPE_CHECKING:
@@ -44,12 +44,8 @@ class Bm25:
         import numpy as np
 
         counted = [Counter(words(text)) for text in corpus]
-        vocabulary = sorted(set().union(*counted))
-        self.vocabulary = {word: n for n, word in enumerate(vocabulary)}
-        columns = np.array(
-            [self.vocabulary[w] for counts in counted for w in counts], dtype=np.int64
-        )
-        df = np.bincount(columns, minlength=len(vocabulary)).astype(np.float64)
+        self.vocabulary, _, found = document_frequencies(counted)
+        df = found.astype(np.float64)
         self.idf = np.log1p((len(corpus) - df + 0.5) / (df + 0.5))
         lengths = [sum(counts.values()) for counts in counted]
         self.mean_length = max(float(np.mean(lengths)), 1.0) if lengths else 1.0

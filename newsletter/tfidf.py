@@ -60,6 +60,19 @@ def terms(text: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
+def document_frequencies(
+    counted: Sequence[Counter[str]],
+) -> tuple[dict[str, int], NDArray[np.int64], NDArray[np.int64]]:
+    """The vocabulary of counted documents (term -> column, in sorted order), each document's
+    terms' columns one after another (in counting order), and in how many documents each term
+    occurs."""
+    import numpy as np
+
+    vocabulary = {term: n for n, term in enumerate(sorted(set().union(*counted)))}
+    columns = np.array([vocabulary[term] for counts in counted for term in counts], dtype=np.int64)
+    return vocabulary, columns, np.bincount(columns, minlength=len(vocabulary))
+
+
 class Space(Protocol):
     """Word weights learnt from a corpus: this module's `Tfidf`, or `bm25.Bm25`."""
 
@@ -111,12 +124,8 @@ class Tfidf:
         import numpy as np
 
         counted = [Counter(terms(text)) for text in corpus]
-        vocabulary = sorted(set().union(*counted))
-        self.vocabulary = {term: n for n, term in enumerate(vocabulary)}
-        columns = np.array(
-            [self.vocabulary[term] for counts in counted for term in counts], dtype=np.int64
-        )
-        df = np.bincount(columns, minlength=len(vocabulary)).astype(np.float32)
+        self.vocabulary, columns, found = document_frequencies(counted)
+        df = found.astype(np.float32)
         df += 1.0
         self.idf = np.full_like(df, len(corpus) + 1)
         self.idf /= df
