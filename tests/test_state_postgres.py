@@ -53,6 +53,8 @@ def test_a_postgresql_url_is_a_state_of_its_own(write_config) -> None:  # type: 
     config = load_config(write_config(STATE_CONFIG.format(state="postgresql://digest@db/digest")))
     assert config.state.is_postgres and config.state.url == "postgresql://digest@db/digest"
     assert config.state.path is None
+    socket = "postgresql:///digest?host=/var/run/postgresql&sslmode=disable"
+    assert load_config(write_config(STATE_CONFIG.format(state=socket))).state.url == socket
     plain = load_config(write_config(STATE_CONFIG.format(state="state/digest.db")))
     assert plain.state.path == plain.base_dir / "state" / "digest.db"
 
@@ -64,6 +66,7 @@ def test_a_postgresql_url_is_a_state_of_its_own(write_config) -> None:  # type: 
         ("postgress://digest@db/digest", "unknown database scheme postgress://"),
         ("sqlite:///digest.db", "unknown database scheme sqlite://"),
         ("postgresql://digest:hunter2-secret@db/digest", "holds a password"),
+        ("postgresql://digest@db/digest?sslmode=require&password=hunter2-secret", "password"),
         ("postgresql://digest@db", "name the database"),
         ("postgresql://digest@db:port/digest", "not a valid postgresql:// URL"),
     ],

@@ -14,7 +14,7 @@ import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 SCHEMES = ("postgresql", "postgres")
 EXTRA = 'pip install "paper-digest-mail[postgres]"'
@@ -38,7 +38,7 @@ def state_text_problem(text: str) -> str | None:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError as exc:
         return f"not a valid postgresql:// URL: {exc}"
-    if parts.password is not None:
+    if parts.password is not None or "password" in {k.lower() for k in parse_qs(parts.query)}:
         return (
             "the URL holds a password: remove it, and give it in $PGPASSWORD or ~/.pgpass "
             "(secrets stay out of the YAML)"
