@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import papers, profiles
 
 from newsletter.embedder import Embedder
-from newsletter.semantic import day_embeddings, reader_embeddings, relative, similarities
+from newsletter.meaning import Meaning
+from newsletter.semantic import day_embeddings, reader_embeddings
 from newsletter.store import Store
 
 CHUNK = 512  # readers scored together, as `select` does
@@ -76,24 +77,19 @@ def main() -> None:
         model = Embedder.load(source)
         print(f"{model.model_id}: loaded in {time.perf_counter() - started:.2f} s")
         with Store(Path(work) / "state.db") as store:
-            started = time.perf_counter()
-            vectors = day_embeddings(store, day_papers, model)
-            timed(f"{args.papers} papers, encoded and kept", args.papers, "papers", started)
-            started = time.perf_counter()
-            day_embeddings(store, day_papers, model)
-            timed(f"{args.papers} papers, from the state", args.papers, "papers", started)
-            started = time.perf_counter()
-            queries = reader_embeddings(store, readers, model)
-            timed(f"{args.readers} readers' texts, encoded", args.readers, "readers", started)
-            started = time.perf_counter()
-            reader_embeddings(store, readers, model)
-            timed(f"{args.readers} readers' texts, kept", args.readers, "readers", started)
+            for how in ("encoded and kept", "from the state"):  # cold, then cached
+                started = time.perf_counter()
+                vectors = day_embeddings(store, day_papers, model)
+                timed(f"{args.papers} papers, {how}", args.papers, "papers", started)
+                started = time.perf_counter()
+                queries = reader_embeddings(store, readers, model)
+                timed(f"{args.readers} readers' texts, {how}", args.readers, "readers", started)
+        meaning = Meaning(vectors, vectors, queries, 0.3)
         started = time.perf_counter()
         for start in range(0, len(readers), CHUNK):
-            chunk = slice(start, start + CHUNK)
-            relative(similarities(vectors, queries[chunk], readers[chunk], {}).best)
+            meaning.levels(start, start + CHUNK)
         cells = args.readers * args.papers
-        timed(f"cosines + strengths, chunks of {CHUNK}", cells, "cells", started)
+        timed(f"cosines + levels, chunks of {CHUNK}", cells, "cells", started)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ shared with other work (benchmarks/semantic_speed.py):
 
     all-MiniLM-L6-v2 (sentence-transformers, PyTorch)   26-48 papers/s to encode
         alone: P@5 0.73, nDCG@10 0.70 (description and keywords against title and abstract)
-        blended (noisy-OR of `semantic.relative` strengths, weight 0.2) into the lexical
-        ranking: P@5 0.87 -> 0.88, nDCG@10 0.85 -> 0.87; into an earlier, weaker lexical
-        ranking: P@5 0.73 -> 0.85, nDCG@10 0.75 -> 0.85
+        weighed into the similarity's levels (`meaning.py`, weight 0.3) of the lexical
+        ranking: P@5 0.894 -> 0.894, nDCG@10 0.868 -> 0.879 (0.2: 0.874; 0.4: 0.885); into
+        an earlier, weaker lexical ranking: P@5 0.73 -> 0.85, nDCG@10 0.75 -> 0.85
     the same model distilled to a static model (model2vec, numpy only)   1,900-3,300 papers/s
         alone: P@5 0.55, nDCG@10 0.53; blended: a loss at every weight tried (0.3-0.7)
 

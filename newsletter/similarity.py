@@ -75,8 +75,7 @@ class Neighbours:
         paper is among the scored papers (-1: not there)."""
         import numpy as np
 
-        with self._lock:
-            found: dict[int, tuple[NDArray[np.float32], NDArray[np.float32]]] = {}
+        found: dict[int, tuple[NDArray[np.float32], NDArray[np.float32]]] = {}
         with self._lock:
             missing = [int(j) for j in wanted if int(j) not in self._rows]
             found.update((int(j), self._rows[int(j)]) for j in wanted if int(j) in self._rows)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,17 +18,15 @@ from newsletter.config import load_config
 from newsletter.config_blocks import RankingConfig
 from newsletter.embedder import DEFAULT_MODEL, EXTRA, EXTRA_MISSING, Embedder
 from newsletter.errors import ConfigError, NewsletterError
+from newsletter.meaning import Meaning
 from newsletter.models import Paper, Profile
 from newsletter.plan import select_day
 from newsletter.semantic import (
     TEXT_KEY,
     day_embeddings,
-    liked_embeddings,
     paper_text,
     reader_embeddings,
     reader_text,
-    relative,
-    similarities,
     text_hash,
 )
 from newsletter.session import Session
@@ -335,54 +332,27 @@ def test_vectors_are_copied_between_engines_bit_for_bit(tmp_path: Path, pg_url: 
         assert dest.embeddings("m", ["2607.00001"])["2607.00001"].vector == vector
 
 
-# --- cosines and their words ----------------------------------------------------------------
+# --- levels for the ranking ----------------------------------------------------------------
 
 
-@pytest.fixture
-def vectors(tmp_path: Path, model: Embedder) -> Iterator[tuple[Store, Any]]:
-    with Store(tmp_path / "state.db") as store:
-        yield store, day_embeddings(store, PAPERS, model)
-
-
-def test_similarities_to_a_readers_text_and_liked_papers(
-    vectors: tuple[Store, Any], model: Embedder
+def test_levels_of_closeness_in_meaning_are_each_readers_own(
+    tmp_path: Path, model: Embedder
 ) -> None:
-    store, papers = vectors
-    liked = {"1706.03762": paper("1706.03762", "Robot policy"), "0000.00000": PAPERS[2]}
-    readers = [
-        Profile("ada@example.org", description="Denoising diffusion"),
-        Profile("bob@example.org", keywords=("image",), liked=("1706.03762", "9999.99999")),
-        Profile("cy@example.org", authors=("Ada Lovelace",)),
-    ]
-    liked_vectors = liked_embeddings(store, liked, model)
-    found = similarities(papers, reader_embeddings(store, readers, model), readers, liked_vectors)
-    assert found.text.shape == found.liked.shape == (3, 3)
-    assert found.text[0].argmax() == 0 and found.text[0, 0] > 0.9  # about diffusion
-    assert found.liked_ids == ((), ("1706.03762",), ())  # a liked paper without a vector: left out
-    assert found.liked[1].argmax() == 1 and found.liked[1, 1] > 0.9  # the robot paper
-    assert not found.liked[0].any() and not found.text[2].any() and not found.best[2].any()
-    assert np.array_equal(found.best, np.maximum(found.text, found.liked))
-    assert found.reason(0, 0) == "close in meaning to your description"
-    assert found.reason(1, 0) == "close in meaning to your keywords"
-    assert found.reason(1, 1) == "close in meaning to your liked paper 1706.03762"
-
-
-def test_similarities_of_no_papers_or_no_readers(model: Embedder) -> None:
-    none = np.zeros((0, model.dim), dtype=np.float32)
-    reader = Profile("ada@example.org", description="robot")
-    assert similarities(none, model.encode(["robot"]), [reader], {}).best.shape == (1, 0)
-    assert similarities(model.encode(["robot"]), none, [], {}).best.shape == (0, 1)
-
-
-def test_relative_strengths_are_each_readers_own() -> None:
-    cosines = np.array([[0.1, 0.2, 0.3, 0.9], [0.5, 0.5, 0.5, 0.5]], dtype=np.float32)
-    strengths = relative(cosines)
-    assert strengths[0, 0] == strengths[0, 1] == 0.0 and strengths[0, 3] == 1.0
-    assert 0 < strengths[0, 2] < 1
-    assert not strengths[1].any()  # nothing stands out: no strength
-    alone = relative(cosines[:1])
-    assert np.array_equal(alone, strengths[:1])  # another reader changes nothing
-    assert relative(np.zeros((2, 0), dtype=np.float32)).shape == (2, 0)
+    with Store(tmp_path / "state.db") as store:
+        papers = day_embeddings(store, PAPERS, model)
+        readers = [
+            Profile("ada@example.org", description="Denoising diffusion"),
+            Profile("bob@example.org", keywords=("robot",)),
+            Profile("cy@example.org", authors=("Ada Lovelace",)),
+        ]
+        vectors = reader_embeddings(store, readers, model)
+    meaning = Meaning(papers, papers, vectors, 0.3)
+    found, has_text = meaning.levels(0, 3)
+    assert has_text.tolist() == [True, True, False]  # an author alone: nothing to compare
+    assert found.level[0].argmax() == 0 and found.level[1].argmax() == 1
+    assert found.cosine[0, 0] > 0.9 and not found.cosine[2].any()
+    alone, _ = meaning.levels(1, 2)
+    assert np.allclose(alone.level, found.level[1:2])  # another reader changes nothing
 
 
 def test_the_semantic_modules_import_no_library(tmp_path: Path) -> None:
