@@ -188,7 +188,10 @@ def schema_version(connection: PgConnection) -> int:
 
 
 def migrate(
-    connection: PgConnection, where: str, migrations: Sequence[str], statements: Any
+    connection: PgConnection,
+    where: str,
+    migrations: Sequence[str],
+    statements: Callable[[str], list[str]],
 ) -> None:
     """Bring the schema up to date, once however many hosts start at once."""
     target = len(migrations)
