@@ -2,14 +2,19 @@
 
 Pure and NumPy only, like `select`, which calls it: the rated papers come in, and for each reader
 with ratings, three signals over the day's papers go out, all from cosines to the rated papers
-in the day's word space (BM25 weights, as the liked papers are placed):
+in the day's word space (BM25 weights, as the liked papers are placed). Closeness to a rated
+paper counts as the papers liked in the config count: by how much a paper stands out among the
+day's listing for that rated paper (a level, `similarity.Spread`), so that a rating finds its
+neighbours on a day whose cosines are all low, and a day of near-copies does not make every
+paper close:
 
-- up: similarity to the closest paper rated +1, from LIKED_MIN. It joins the signal of the
-  papers liked in the config (`select`), a supporting signal: "you liked a similar paper:
-  <title>";
-- down: similarity to the closest paper rated -1, a multiplicative penalty on the final score
-  (after the explicit floor) that grows from nothing at DISLIKED_MIN to DISLIKE_PENALTY at
-  DISLIKED_FULL: `less like "<title>"`. A paper rated -1 is never picked again;
+- up: the level of closeness to the closest paper rated +1, from LIKED_LEVEL. It joins the
+  signal of the papers liked in the config (`select`), a supporting signal: "you liked a
+  similar paper: <title>";
+- down: the level of closeness to the closest paper rated -1, a multiplicative penalty on the
+  final score (after the explicit floor) that grows from nothing at DISLIKED_LEVEL to
+  DISLIKE_PENALTY at DISLIKED_FULL: `less like "<title>"`. A paper rated -1 is never picked
+  again;
 - model: from MODEL_MIN_RATINGS ratings of both signs, a linear classifier over the same
   features (as arxiv-sanity's per-user SVM): least squares on the +1/-1 labels with a ridge and
   an unpenalised intercept, solved in closed form in its dual (a system of ratings + 1
@@ -34,6 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from newsletter.models import Paper
+from newsletter.similarity import LIKED_LEVEL, LIKED_SPREAD, Spread, reason_weight
 from newsletter.tfidf import Postings, Space, Vectors
 
 if TYPE_CHECKING:
@@ -42,13 +48,12 @@ if TYPE_CHECKING:
 
 Ratings = Mapping[str, Sequence[tuple[Paper, int]]]  # by `Profile.email`: (paper, +1 or -1)
 
-LIKED_MIN = 0.15  # similarity to a liked or rated-up paper that counts
-LIKED_FULL = 0.45  # ... and that counts fully
-DISLIKED_MIN = 0.15  # similarity to a rated-down paper from which a paper is demoted
-DISLIKED_FULL = 0.45
+DISLIKED_LEVEL = 2.0  # closeness (a level) to a rated-down paper from which a paper is demoted
+DISLIKED_FULL = 6.0  # ... fully (on a small day, where levels are cosines / LIKED_SPREAD: 0.45)
 DISLIKE_PENALTY = 0.5  # the score's share taken at DISLIKED_FULL
 MAX_RATINGS = 100  # the newest ratings of a reader that count
 CELLS_AT_ONCE = 2**24  # rated papers x papers cosines held at once (float32: 64 MB)
+SPREAD_CELLS = 2**20  # ... cosines to the listing taken at once for their spread (8 MB)
 MODEL_MIN_RATINGS = 4  # with at least one of each sign
 RIDGE = 1.0  # the model's regularisation (rated papers are unit vectors)
 MODEL_MIN = 0.04  # model value below which it says nothing
@@ -66,15 +71,22 @@ class Examples:
     titles: tuple[str, ...]  # of each row
     by_reader: Mapping[str, tuple[NDArray[np.int64], NDArray[np.float64]]]  # rows, votes
     cosines: NDArray[np.float32] | None = None  # rows x the day's papers, when they fit
+    spread: Spread | None = None  # of each row's cosines to the listing; None: no listing
 
     @classmethod
     def build(
-        cls, ratings: Ratings, words: Space, document: Callable[[Paper], str], day: Postings
+        cls,
+        ratings: Ratings,
+        words: Space,
+        document: Callable[[Paper], str],
+        day: Postings,
+        listing: Postings | None = None,
     ) -> Examples | None:
         """The rated papers of `ratings` (each reader's newest MAX_RATINGS, the last vote of a
         paper winning), as `words` vectors of their `document` text. Their cosines to the
         `day`'s papers are taken here, for every reader at once, when they fit in CELLS_AT_ONCE
-        (else per group of readers). None when no reader rated anything."""
+        (else per group of readers), and their spread among the `listing` (None: the day's
+        papers are the listing). None when no reader rated anything."""
         import numpy as np
 
         row: dict[str, int] = {}
@@ -98,16 +110,41 @@ class Examples:
             return None
         vectors = words.place([document(paper) for paper in papers])
         cosines = day.cosines(vectors) if len(papers) * day.size <= CELLS_AT_ONCE else None
-        return cls(vectors, tuple(p.title for p in papers), by_reader, cosines)
+        if listing is None or listing is day:
+            spread = _spread(day, vectors, cosines)
+        else:
+            spread = _spread(listing, vectors, None)
+        return cls(vectors, tuple(p.title for p in papers), by_reader, cosines, spread)
+
+
+def _spread(listing: Postings, vectors: Vectors, cosines: NDArray[np.float32] | None) -> Spread:
+    """The spread of each rated paper's cosines to the listing (`cosines`, when they are
+    those), a block of about SPREAD_CELLS cosines at a time."""
+    import numpy as np
+
+    step = max(1, SPREAD_CELLS // max(listing.size, 1))
+    parts = []
+    for start in range(0, vectors.rows, step):
+        stop = min(start + step, vectors.rows)
+        if cosines is not None:
+            block = cosines[start:stop]
+        else:
+            block = listing.cosines(_take(vectors, np.arange(start, stop)))
+        parts.append(Spread.of(block.astype(np.float64)))
+    return Spread(
+        np.vstack([part.mean for part in parts]),
+        np.vstack([part.square for part in parts]),
+        listing.size,
+    )
 
 
 @dataclass(frozen=True)
 class Taste:
     """One reader's signals over the day's papers."""
 
-    up: NDArray[np.float64]  # best cosine to a paper rated +1; -1: none rated
+    up: NDArray[np.float64]  # closeness (level) to the closest paper rated +1; -inf: none
     up_from: NDArray[np.int64]  # ... which one (a row of `Examples`)
-    down: NDArray[np.float64]  # best cosine to a paper rated -1; -1: none rated
+    down: NDArray[np.float64]  # closeness (level) to the closest paper rated -1; -inf: none
     down_from: NDArray[np.int64]
     model: NDArray[np.float64] | None  # the linear model's value; None: too few ratings
     examples: Examples
@@ -136,7 +173,7 @@ class Taste:
         score: the reader said so, and it may take an explicit match below the floor."""
         import numpy as np
 
-        ramp = np.clip((self.down - DISLIKED_MIN) / (DISLIKED_FULL - DISLIKED_MIN), 0.0, 1.0)
+        ramp = np.clip((self.down - DISLIKED_LEVEL) / (DISLIKED_FULL - DISLIKED_LEVEL), 0.0, 1.0)
         factor: NDArray[np.float64] = 1.0 - DISLIKE_PENALTY * ramp
         return factor
 
@@ -145,13 +182,13 @@ class Taste:
         demotion comes last."""
         found = []
         up = float(self.up[i])
-        if up >= LIKED_MIN:
+        if up >= LIKED_LEVEL:
             title = short_title(self.examples.titles[self.up_from[i]])
-            found.append((0.5 * up, f"you liked a similar paper: {title}"))
+            found.append((reason_weight(up), f"you liked a similar paper: {title}"))
         if self.model is not None and self.model[i] >= MODEL_MIN:
             strength = min(1.0, float(self.model[i]) / MODEL_FULL)
             found.append((0.4 * strength, "like papers you rated up"))
-        if self.down[i] > DISLIKED_MIN:
+        if self.down[i] > DISLIKED_LEVEL:
             title = short_title(self.examples.titles[self.down_from[i]])
             found.append((-1.0, f'less like "{title}"'))
         return found
@@ -244,9 +281,12 @@ def _taste(
     votes: NDArray[np.float64],
 ) -> Taste:
     """A reader's signals from the cosines of their rated papers (`rows`) to the day's papers:
-    the closest paper rated up and down, and the model."""
-    up, up_from = _best(cosines, rows, votes > 0)
-    down, down_from = _best(cosines, rows, votes < 0)
+    the closest paper rated up and down (by level), and the model (on the cosines)."""
+
+    spread = examples.spread or Spread.prior(len(examples.titles))
+    level = spread.levels(cosines, rows, LIKED_SPREAD)
+    up, up_from = _best(level, rows, votes > 0)
+    down, down_from = _best(level, rows, votes < 0)
     model = None
     if len(votes) >= MODEL_MIN_RATINGS and (votes > 0).any() and (votes < 0).any():
         model = fit(_take(examples.vectors, rows), votes) @ cosines
@@ -254,14 +294,14 @@ def _taste(
 
 
 def _best(
-    cosines: NDArray[np.float64], rows: NDArray[np.int64], chosen: NDArray[np.bool_]
+    closeness: NDArray[np.float64], rows: NDArray[np.int64], chosen: NDArray[np.bool_]
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """Per paper, the highest cosine to the chosen rated papers (-1: none) and which one."""
+    """Per paper, the highest closeness to the chosen rated papers (-inf: none) and which one."""
     import numpy as np
 
     if not chosen.any():
-        return np.full(cosines.shape[1], -1.0), np.zeros(cosines.shape[1], dtype=np.int64)
-    picked = cosines[chosen]
+        return np.full(closeness.shape[1], -np.inf), np.zeros(closeness.shape[1], dtype=np.int64)
+    picked = closeness[chosen]
     best = picked.argmax(axis=0)
     return picked[best, np.arange(picked.shape[1])], rows[chosen][best]
 

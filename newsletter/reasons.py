@@ -15,14 +15,13 @@ from newsletter.evidence import concepts
 from newsletter.feedback import Taste
 from newsletter.matching import PaperIndex
 from newsletter.models import Paper, Profile, SelectedPaper
-from newsletter.similarity import Levels
+from newsletter.similarity import LIKED_LEVEL, Levels, reason_weight
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
 MATCH_LEVEL = 2.0  # similarity level (`similarity.py`) from which a paper matches the text
-LIKED_LEVEL = 2.0  # ... the closeness to a liked paper from which it matches that paper
 TRENDING_UPVOTES = 10
 
 
@@ -97,14 +96,14 @@ class Explainer:
             level = float(self.levels[i])
             if level >= MATCH_LEVEL and self.meaning is not None and self.meaning[i] >= MATCH_LEVEL:
                 what = "your description" if "description" in self.label else "your keywords"
-                reasons.append((_weight(level), f"close in meaning to {what}"))
+                reasons.append((reason_weight(level), f"close in meaning to {what}"))
             elif level >= MATCH_LEVEL:
                 value = float(self.cosines[i])
-                reasons.append((_weight(level), f"{self.label} ({value:.2f})"))
+                reasons.append((reason_weight(level), f"{self.label} ({value:.2f})"))
         if self.liked:
             level, liked_id = max(((float(row[i]), k) for k, row in self.liked), key=lambda t: t[0])
             if level >= LIKED_LEVEL:
-                reasons.append((_weight(level), f"similar to your liked paper {liked_id}"))
+                reasons.append((reason_weight(level), f"similar to your liked paper {liked_id}"))
         if self.taste is not None:
             reasons += self.taste.reasons(i)
         paper = self.papers[i]
@@ -116,12 +115,6 @@ class Explainer:
             reasons.append((0.0, f"trending on Hugging Face ({upvotes} upvotes)"))
         reasons.sort(key=itemgetter(0), reverse=True)  # stable: ties keep their order
         return tuple([text for _, text in reasons])
-
-
-def _weight(level: float) -> float:
-    """A similarity's place among the reasons: after the keywords and authors (which say more
-    plainly why), before a category (0.1)."""
-    return 0.15 + 0.01 * min(level, 10.0)
 
 
 def _as(keyword: str, other: str | None) -> str:

@@ -45,10 +45,10 @@ from newsletter import feedback
 from newsletter.abbreviations import Glossary
 from newsletter.day_index import UPVOTE_WEIGHT, DayIndex, day_index
 from newsletter.evidence import category_hits, hit_counts
-from newsletter.feedback import LIKED_FULL, LIKED_MIN, ChunkTaste, Ratings
+from newsletter.feedback import ChunkTaste, Ratings
 from newsletter.models import Paper, Profile, Selection
-from newsletter.reasons import LIKED_LEVEL, MATCH_LEVEL, Explainer
-from newsletter.similarity import LIKED_SPREAD, Levels, blend, levels, relative
+from newsletter.reasons import MATCH_LEVEL, Explainer
+from newsletter.similarity import LIKED_LEVEL, LIKED_SPREAD, Levels, blend, levels, relative
 from newsletter.tfidf import Postings, Vectors
 from newsletter.words import is_acronym, transliterated
 
@@ -287,8 +287,8 @@ def _growth(excess: NDArray[np.float64], scale: float) -> NDArray[np.float64]:
 def _liked(
     chunk: Sequence[Profile], today: _Day, taste: ChunkTaste | None
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-    """Readers x papers: the strength of closeness to the reader's liked papers (its level, for
-    papers liked in the config; its cosine, for papers rated up) and whether it is a match."""
+    """Readers x papers: the strength of closeness to the reader's liked papers (in the config
+    or rated up: its level, `similarity.relative`) and whether it is a match."""
     import numpy as np
 
     similarity = today.similarity
@@ -299,17 +299,22 @@ def _liked(
             rows = [similarity.liked_row[i] for i in profile.liked if i in similarity.liked_row]
             if rows:
                 best = similarity.liked.take(rows, axis=0).max(axis=0)
-                hit[row] = best >= LIKED_LEVEL
-                strength[row] = np.where(
-                    hit[row], LIKED * _growth(best - LIKED_LEVEL, LIKED_SCALE), 0.0
-                )
+                hit[row], strength[row] = _closeness(best)
     if taste is not None:
-        up = taste.up
-        rated = up >= LIKED_MIN
-        rated_strength = np.where(rated, LIKED * np.minimum(1.0, up / LIKED_FULL), 0.0)
+        rated, rated_strength = _closeness(taste.up)
         strength[taste.rows] = np.maximum(strength[taste.rows], rated_strength)
         hit[taste.rows] |= rated
     return strength, hit
+
+
+def _closeness(level: NDArray[np.float64]) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+    """Whether closeness levels to a liked paper match, and their strength."""
+    import numpy as np
+
+    hit = level >= LIKED_LEVEL
+    return hit, np.where(
+        hit, LIKED * _growth(np.where(hit, level, LIKED_LEVEL) - LIKED_LEVEL, LIKED_SCALE), 0.0
+    )
 
 
 def _categories_only(profile: Profile) -> bool:
@@ -379,6 +384,6 @@ def _similarities(
         to_papers = paper_vectors.cosines(placed).astype(np.float64)
         to_listing = to_papers if reference is paper_vectors else reference.cosines(placed)
         closeness = relative(to_papers, to_listing.astype(np.float64), LIKED_SPREAD)
-    rated = feedback.Examples.build(ratings, space, shared.document, paper_vectors)
+    rated = feedback.Examples.build(ratings, space, shared.document, paper_vectors, reference)
     liked_row = {i: n for n, i in enumerate(liked_ids)}
     return _Similarity(shared, queries, closeness, liked_row, rated)

@@ -40,6 +40,7 @@ FEEDBACK_WEIGHT = 0.7
 PRIOR_PAPERS = 30  # weight of the prior mean and spread, in papers of the listing
 PRIOR_SPREAD = 0.04  # the cosine of one level on a small day (a match, two: 0.08)
 LIKED_SPREAD = 0.075  # ... of closeness to a liked paper (a match, two: 0.15)
+LIKED_LEVEL = 2.0  # the closeness to a liked or rated-up paper from which it matches that paper
 KEPT_ROWS = 4096  # listing papers' rows of cosines kept for the day (`Neighbours`)
 
 
@@ -144,15 +145,56 @@ def relative(
 ) -> NDArray[np.float64]:
     """`scores` as levels among `listing` (same rows): z-scores, the listing's mean and spread
     shrunk towards 0 and `spread` by PRIOR_PAPERS papers' worth."""
-    import numpy as np
+    return Spread.of(listing).levels(scores, spread=spread)
 
-    size = listing.shape[1]
-    weight = size / (size + PRIOR_PAPERS)
-    mean = listing.mean(axis=1, keepdims=True)
-    spread_of = np.einsum("ij,ij->i", listing, listing)[:, None] / size - mean * mean
-    variance = weight * np.maximum(spread_of, 0.0) + (1 - weight) * spread**2
-    level: NDArray[np.float64] = (scores - weight * mean) / np.sqrt(variance)
-    return level
+
+@dataclass(frozen=True)
+class Spread:
+    """Per row, the mean and mean square of its cosines to the listing (rows x 1), and the
+    listing's size: what levels are measured against, kept when the cosines are not."""
+
+    mean: NDArray[np.float64]
+    square: NDArray[np.float64]
+    size: int
+
+    @classmethod
+    def of(cls, listing: NDArray[np.float64]) -> Spread:
+        import numpy as np
+
+        size = listing.shape[1]
+        square = np.einsum("ij,ij->i", listing, listing)[:, None] / max(size, 1)
+        mean = listing.mean(axis=1, keepdims=True) if size else np.zeros_like(square)
+        return cls(mean, square, size)
+
+    @classmethod
+    def prior(cls, rows: int) -> Spread:
+        """No listing to measure against: a level is the cosine over the prior spread."""
+        import numpy as np
+
+        return cls(np.zeros((rows, 1)), np.zeros((rows, 1)), 0)
+
+    def levels(
+        self,
+        scores: NDArray[np.float64],
+        rows: NDArray[np.int64] | None = None,
+        spread: float = PRIOR_SPREAD,
+    ) -> NDArray[np.float64]:
+        """`scores` (rows x papers; `rows`: which of this spread's rows they are) as levels."""
+        import numpy as np
+
+        mean, square = (
+            (self.mean, self.square) if rows is None else (self.mean[rows], self.square[rows])
+        )
+        weight = self.size / (self.size + PRIOR_PAPERS)
+        variance = weight * np.maximum(square - mean * mean, 0.0) + (1 - weight) * spread**2
+        level: NDArray[np.float64] = (scores - weight * mean) / np.sqrt(variance)
+        return level
+
+
+def reason_weight(level: float) -> float:
+    """A similarity's place among a paper's reasons: after the keywords and authors (which
+    say more plainly why), before a category (0.1)."""
+    return 0.15 + 0.01 * min(level, 10.0)
 
 
 def blend(

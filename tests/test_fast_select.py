@@ -20,9 +20,8 @@ from newsletter import day_index, select, tfidf
 from newsletter.bm25 import Bm25
 from newsletter.config import Interests
 from newsletter.day_index import DayIndex, document
-from newsletter.feedback import LIKED_FULL, LIKED_MIN
 from newsletter.models import Paper, Profile
-from newsletter.reasons import LIKED_LEVEL
+from newsletter.similarity import LIKED_LEVEL
 from newsletter.sources.arxiv import parse_rss
 
 REPO = Path(__file__).resolve().parents[1]
@@ -194,21 +193,18 @@ def scores_the_plain_way(
 
 
 def liked_the_plain_way(chunk: Any, today: Any, taste: Any) -> tuple[Any, Any]:
-    """Closeness to liked papers (levels) and to papers rated up (cosines), as strengths."""
+    """Closeness to liked papers and to papers rated up (levels), as strengths."""
     similarity, size = today.similarity, len(today.papers)
     best = np.full((len(chunk), size), -np.inf)
     for row, profile in enumerate(chunk):
         for paper_id in profile.liked:
             if paper_id in similarity.liked_row:
                 best[row] = np.maximum(best[row], similarity.liked[similarity.liked_row[paper_id]])
+    if taste is not None:
+        best[taste.rows] = np.maximum(best[taste.rows], taste.up)
     hit = best >= LIKED_LEVEL
     grown = 1.0 - np.exp(-np.maximum(best - LIKED_LEVEL, 0.0) / select.LIKED_SCALE)
     strength = np.where(hit, select.LIKED * grown, 0.0)
-    if taste is not None:
-        rated = taste.up >= LIKED_MIN
-        up = np.where(rated, select.LIKED * np.minimum(1.0, taste.up / LIKED_FULL), 0.0)
-        strength[taste.rows] = np.maximum(strength[taste.rows], up)
-        hit[taste.rows] |= rated
     return strength, hit
 
 

@@ -129,15 +129,15 @@ def test_a_paper_rated_down_demotes_similar_papers() -> None:
 def test_the_demotion_grows_with_the_similarity() -> None:
     import numpy as np
 
-    similarity = [-1.0, 0.0, feedback.DISLIKED_MIN, 0.25, 0.35, feedback.DISLIKED_FULL, 0.9]
-    size = len(similarity)
+    closeness = [-1.0, 0.0, feedback.DISLIKED_LEVEL, 3.0, 4.5, feedback.DISLIKED_FULL, 12.0]
+    size = len(closeness)
     nothing = Vectors(
         np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, np.float32)
     )
     taste = feedback.Taste(
         up=np.full(size, -1.0),
         up_from=np.zeros(size, dtype=np.int64),
-        down=np.array(similarity),
+        down=np.array(closeness),
         down_from=np.zeros(size, dtype=np.int64),
         model=None,
         examples=Examples(nothing, (), {}),
@@ -205,7 +205,7 @@ def test_explicit_matches_outrank_the_model_at_its_strongest(
     monkeypatch.setattr(feedback, "MODEL_PENALTY", 0.99)
     monkeypatch.setattr(feedback, "DISLIKE_PENALTY", 0.0)  # the model alone
     for module in (feedback, select_module):  # and no nearest paper rated up
-        monkeypatch.setattr(module, "LIKED_MIN", 1.1)
+        monkeypatch.setattr(module, "LIKED_LEVEL", 1e9)
     chemistry = [
         paper(
             "7", "Solvent effects in chemistry", "A solvent changes small molecules' properties."

@@ -136,21 +136,24 @@ def test_a_paraphrase_finds_the_papers_that_stand_out_for_it() -> None:
     assert [p.paper.id for p in picked.papers] == ["clinic"]
 
 
+SPECULATIVE = paper(
+    "2401.00001",
+    "Speculative decoding with draft models",
+    "A small draft model proposes tokens that a large target model verifies in parallel, "
+    "which makes decoding faster without changing the output distribution.",
+)
+LOSSLESS = paper(
+    "near",
+    "Lossless acceleration of autoregressive generation",
+    "Tokens guessed cheaply are checked by the big network in one pass; accepted guesses "
+    "save time. We analyse the acceptance rate of the draft.",
+)
+
+
 def test_a_liked_paper_is_a_real_positive() -> None:
     """Papers close to a liked paper are picked for it, by how much they stand out on the
     day: this one's TF-IDF cosine is below what used to count (0.15), and it is picked."""
-    liked = paper(
-        "2401.00001",
-        "Speculative decoding with draft models",
-        "A small draft model proposes tokens that a large target model verifies in parallel, "
-        "which makes decoding faster without changing the output distribution.",
-    )
-    near = paper(
-        "near",
-        "Lossless acceleration of autoregressive generation",
-        "Tokens guessed cheaply are checked by the big network in one pass; accepted guesses "
-        "save time. We analyse the acceptance rate of the draft.",
-    )
+    liked, near = SPECULATIVE, LOSSLESS
     papers = [near, *others()]
     tfidf = Tfidf([document(p) for p in papers])
     before = Postings(tfidf.corpus, len(tfidf.vocabulary)).cosines(
@@ -160,3 +163,16 @@ def test_a_liked_paper_is_a_real_positive() -> None:
     picked = one(papers, Profile("a@x.org", liked=(liked.id,)), liked={liked.id: liked})
     assert [p.paper.id for p in picked.papers] == ["near"]
     assert picked.papers[0].reasons == ("similar to your liked paper 2401.00001",)
+
+
+def test_a_paper_rated_up_is_a_real_positive_too() -> None:
+    """"More like this" counts as a liked paper does: the same low-cosine neighbour stands
+    out among the day's papers and is picked for the rating; the others are not."""
+    profile = Profile("a@x.org", keywords=("quantum error correction",))
+    papers = [LOSSLESS, *others()]
+    assert one(papers, profile).papers == ()
+    picked = one(papers, profile, ratings={"a@x.org": [(SPECULATIVE, 1)]})
+    assert [p.paper.id for p in picked.papers] == ["near"]
+    assert picked.papers[0].reasons == (
+        "you liked a similar paper: Speculative decoding with draft models",
+    )
