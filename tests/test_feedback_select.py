@@ -245,7 +245,8 @@ def test_readers_compared_in_groups_get_the_same_picks(
     monkeypatch: pytest.MonkeyPatch, cells: int
 ) -> None:
     """When the cosines of every rated paper do not fit at once, readers go in groups (here of
-    one reader, or of up to 4 rated papers): the picks are the same."""
+    one reader, or of up to 4 rated papers), and their spreads over the listing are taken a
+    rated paper at a time: the picks are the same."""
     profiles = [
         Profile(f"{n}@x.org", keywords=("diffusion",), description="graph networks")
         for n in range(5)
@@ -253,6 +254,7 @@ def test_readers_compared_in_groups_get_the_same_picks(
     ratings = {f"{n}@x.org": _model_ratings(n + 1) for n in range(0, 5, 2)}  # 0, 2 and 4
     at_once = select(DAY_PAPERS, profiles, DAY, ratings=ratings)
     monkeypatch.setattr(feedback, "CELLS_AT_ONCE", cells)
+    monkeypatch.setattr(feedback, "SPREAD_CELLS", 1)
     groups: list[list[str]] = []
     group_tastes = feedback._group_tastes
 
