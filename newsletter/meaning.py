@@ -94,12 +94,13 @@ def _make(
     profiles: Sequence[Profile],
 ) -> Meaning:
     from newsletter.embedder import Embedder
-    from newsletter.semantic import day_embeddings, reader_embeddings
+    from newsletter.semantic import day_embeddings, forget_unused, reader_embeddings
 
     embedder = Embedder.load(source)
     listing = day_embeddings(store, corpus, embedder)
     same = [p.id for p in papers] == [p.id for p in corpus]
     scored = listing if same else day_embeddings(store, papers, embedder)
     readers = reader_embeddings(store, profiles, embedder)
+    forget_unused(store)
     log.info("semantic ranking: %d papers, %d readers (%s)", len(papers), len(profiles), source)
     return Meaning(scored, listing, readers, weight)

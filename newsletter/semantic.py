@@ -11,7 +11,8 @@ Encoding is the slow part (a transformer encodes some 40 papers a second on two 
 every vector is kept in the state (`store.Embeddings`): a paper's under its id, with the hash
 of its text (a new version with another abstract is encoded again); a reader's text's under the
 hash of the text. Only what is missing is encoded, in batches, each batch kept as soon as it is
-made.
+made. Each vector read or written is marked with the day (UTC) it was used; `forget_unused`
+lets go of those not used for KEPT_DAYS days.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from newsletter.embedder import Embedder
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 ENCODE_BATCH = 256  # texts encoded, then kept, at a time: an interrupted run keeps its work
 TEXT_KEY = "text:"  # the cache key of a reader's text: TEXT_KEY + its hash
+KEPT_DAYS = 30  # a vector not used for this long is let go (a paper listed again is re-encoded)
 
 
 def paper_text(paper: Paper) -> str:
@@ -88,7 +91,8 @@ def _cached(
     import numpy as np
 
     hashes = [text_hash(text) for _, text in keyed]
-    kept = store.embeddings(embedder.model_id, [key for key, _ in keyed])
+    today = _today().isoformat()
+    kept = store.embeddings(embedder.model_id, [key for key, _ in keyed], used_on=today)
     found = np.zeros((len(keyed), embedder.dim), dtype=np.float32)
     missing: dict[str, list[int]] = {}  # key -> rows (a key given twice is encoded once)
     for n, ((key, _), digest) in enumerate(zip(keyed, hashes, strict=True)):
@@ -104,11 +108,24 @@ def _cached(
         store.save_embeddings(embedder.model_id, [
             StoredVector(keyed[n][0], hashes[n], vector.astype("<f4").tobytes(), embedder.dim)
             for n, vector in zip(batch, vectors, strict=True)
-        ])  # fmt: skip
+        ], used_on=today)  # fmt: skip
         for n, vector in zip(batch, vectors, strict=True):
             found[missing[keyed[n][0]]] = vector
     log.info("%s: %d vectors kept, %d encoded", what, len(keyed) - len(todo), len(todo))
     return found
+
+
+def forget_unused(store: Embeddings, today: date | None = None) -> int:
+    """Let go of the vectors not used for KEPT_DAYS days before `today` (UTC); how many."""
+    since = (today or _today()) - timedelta(days=KEPT_DAYS)
+    forgotten = store.forget_embeddings(since.isoformat())
+    if forgotten:
+        log.info("semantic ranking: %d vectors unused since %s let go", forgotten, since)
+    return forgotten
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
 
 
 def _fits(stored: StoredVector, dim: int) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,10 @@ from newsletter.meaning import Meaning
 from newsletter.models import Paper, Profile
 from newsletter.plan import select_day
 from newsletter.semantic import (
+    KEPT_DAYS,
     TEXT_KEY,
     day_embeddings,
+    forget_unused,
     paper_text,
     reader_embeddings,
     reader_text,
@@ -320,6 +322,31 @@ def test_the_store_keeps_replaces_and_separates_vectors(state_at: Path | str) ->
         many = [StoredVector(f"k{n}", "h", vector, 3) for n in range(1200)]  # several IN lists
         store.save_embeddings("m", many)
         assert len(store.embeddings("m", [v.key for v in many])) == 1200
+
+
+def test_vectors_not_used_for_a_month_are_let_go(
+    state_at: Path | str, model: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Papers gone from the listings and readers' old texts do not pile up: a vector read or
+    written is marked with the day, and those unused for KEPT_DAYS days are let go (and
+    encoded again if they come back)."""
+    spy = Spy(model)
+    reader = Profile("ada@example.org", description="Image denoising")
+    first, later = date(2026, 7, 1), date(2026, 7, 20)
+    with Store(state_at) as store:
+        monkeypatch.setattr("newsletter.semantic._today", lambda: first)
+        day_embeddings(store, PAPERS, model)
+        reader_embeddings(store, [reader], model)
+        monkeypatch.setattr("newsletter.semantic._today", lambda: later)
+        day_embeddings(store, PAPERS[:1], model)  # read again: marked as used on the later day
+        assert forget_unused(store, later) == 0
+        assert forget_unused(store, first + timedelta(days=KEPT_DAYS + 1)) == len(PAPERS)
+        assert store.count_rows("embeddings") == 1
+        assert list(store.embeddings(model.model_id, [p.id for p in PAPERS])) == [PAPERS[0].id]
+        spy.batches.clear()
+        day_embeddings(store, PAPERS, model)
+        assert spy.batches == [[paper_text(p) for p in PAPERS[1:]]]
+        assert forget_unused(store, later + timedelta(days=KEPT_DAYS)) == 0
 
 
 def test_vectors_are_copied_between_engines_bit_for_bit(tmp_path: Path, pg_url: str) -> None:

@@ -144,6 +144,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (model, paper_id)
     )
     """,
+    # 8: when each kept embedding was last used, so that those of papers gone from the
+    # listings, of readers' old texts and of a model no longer configured are let go
+    """
+    ALTER TABLE embeddings ADD COLUMN used_on TEXT NOT NULL DEFAULT '';  -- YYYY-MM-DD, UTC
+    CREATE INDEX embeddings_used ON embeddings(used_on)
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
