@@ -49,10 +49,14 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import feedparser
 import yaml
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO / "benchmarks" / "data" / "relevance"
@@ -69,6 +73,7 @@ GRADES = (0, 1, 2)
 RELEVANT_GRADE = 2
 PRECISION_CUTOFF = 5
 NDCG_CUTOFF = 10
+DRAWS = 2000  # bootstrap draws of the papers, for how much a per-profile difference is chance
 BM25_K1 = 1.5
 BM25_B = 0.75
 
@@ -134,6 +139,19 @@ class MethodResult:
     name: str
     mean: Scores
     per_profile: dict[str, Scores]
+    rankings: dict[str, list[str]]  # profile name -> the ranking's paper ids
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One profile's nDCG@10 of a method minus the baseline's: on the set, and over bootstrap
+    draws of its papers (`differences`), how low and how high it goes (5th and 95th
+    percentile) and how often it is >= 0."""
+
+    observed: float
+    low: float
+    high: float
+    at_least: float
 
 
 # ---------------------------------------------------------------------------- reading papers
@@ -496,6 +514,7 @@ def scored_profiles(dataset: Dataset) -> list[Profile]:
 def evaluate(name: str, ranker: Ranker, dataset: Dataset) -> MethodResult:
     known = {paper["id"] for paper in dataset.papers}
     per_profile = {}
+    rankings: dict[str, list[str]] = {}
     profiles = scored_profiles(dataset)
     for profile in profiles:
         ranking = ranker(dict(profile.interests), list(dataset.papers), dataset.liked[profile.name])
@@ -504,12 +523,92 @@ def evaluate(name: str, ranker: Ranker, dataset: Dataset) -> MethodResult:
             raise ValueError(f"{name} for {profile.name}: unknown or repeated ids in the ranking")
         grades = dataset.labels[profile.name]
         per_profile[profile.name] = Scores(precision_at(ranking, grades), ndcg_at(ranking, grades))
+        rankings[profile.name] = ranking
     count = len(per_profile)
     mean = Scores(
         p_at_5=sum(scores.p_at_5 for scores in per_profile.values()) / count,
         ndcg_at_10=sum(scores.ndcg_at_10 for scores in per_profile.values()) / count,
     )
-    return MethodResult(name=name, mean=mean, per_profile=per_profile)
+    return MethodResult(name=name, mean=mean, per_profile=per_profile, rankings=rankings)
+
+
+def differences(
+    method: MethodResult,
+    baseline: MethodResult,
+    dataset: Dataset,
+    draws: int = DRAWS,
+    seed: int = 20261110,
+) -> dict[str, Difference]:
+    """Per profile, how `method`'s nDCG@10 compares with `baseline`'s, and how much that
+    depends on which papers happen to be in the set (`Difference`): the bootstrap, papers drawn
+    with replacement as many as there are, each ranking keeping its order (a paper drawn twice
+    fills two places), the ideal ordering made from the drawn papers' labels."""
+    import numpy as np
+
+    papers = [paper["id"] for paper in dataset.papers]
+    column = {paper: n for n, paper in enumerate(papers)}
+    counts = np.random.default_rng(seed).multinomial(
+        len(papers), [1 / len(papers)] * len(papers), size=draws
+    )
+    discount = 1 / np.log2(np.arange(NDCG_CUTOFF) + 2)
+
+    def dcg_of(order: list[int], gains: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Per draw, the DCG@10 of the papers in `order` (their gains), copies filling places."""
+        filled = np.cumsum(counts[:, order], axis=1)
+        places = np.arange(NDCG_CUTOFF)
+        at = np.vstack([np.searchsorted(row, places, side="right") for row in filled])
+        padded = np.append(gains, 0.0)  # past the ranking's end: no gain
+        summed: NDArray[np.float64] = (padded[np.minimum(at, len(order))] * discount).sum(axis=1)
+        return summed
+
+    found = {}
+    drawn = []
+    for name, ranking in method.rankings.items():
+        labels = dataset.labels[name]
+        gain = np.array([2.0 ** labels.get(paper, 0) - 1 for paper in papers])
+        best = sorted(range(len(papers)), key=lambda n: -gain[n])
+        ideal = dcg_of(best, gain[best])
+        scores = []
+        for order in (ranking, baseline.rankings[name]):
+            rows = [column[paper] for paper in order]
+            scores.append(dcg_of(rows, gain[rows]) / np.where(ideal > 0, ideal, 1.0))
+        spread = scores[0] - scores[1]
+        drawn.append(spread)
+        found[name] = _difference(
+            method.per_profile[name].ndcg_at_10 - baseline.per_profile[name].ndcg_at_10, spread
+        )
+    if drawn:  # the same draws for every profile: the mean's spread is the mean of each draw
+        found["mean"] = _difference(
+            method.mean.ndcg_at_10 - baseline.mean.ndcg_at_10, np.mean(drawn, axis=0)
+        )
+    return found
+
+
+def _difference(observed: float, drawn: NDArray[np.float64]) -> Difference:
+    import numpy as np
+
+    return Difference(
+        observed=observed,
+        low=float(np.percentile(drawn, 5)),
+        high=float(np.percentile(drawn, 95)),
+        at_least=float((drawn >= 0).mean()),
+    )
+
+
+def format_differences(name: str, baseline: str, found: Mapping[str, Difference]) -> str:
+    """One row per profile: the observed difference, its 90% range over draws, share >= 0."""
+    first = max(len(profile) for profile in [*found, "profile"])
+    lines = [
+        f"{name} minus {baseline}, nDCG@10, per profile: on the set, and over {DRAWS:,}"
+        " bootstrap draws of its papers (5th and 95th percentile; share of draws >= 0):",
+        f"{'profile':<{first}} | {'set':>6} | {'5th':>6} | {'95th':>6} | {'>= 0':>5}",
+    ]
+    for profile, d in found.items():
+        lines.append(
+            f"{profile:<{first}} | {d.observed:>+6.3f} | {d.low:>+6.3f} | {d.high:>+6.3f}"
+            f" | {d.at_least:>5.0%}"
+        )
+    return "\n".join(lines)
 
 
 def methods(model: str | None = None, weight: float = 0.3) -> tuple[list[tuple[str, Ranker]], bool]:
@@ -657,8 +756,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     results = [evaluate(name, ranker, dataset) for name, ranker in chosen]
     print(format_report(dataset, results))
+    named = {result.name: result for result in results}
+    compared = {
+        name: differences(named[name], named["TF-IDF cosine"], dataset)
+        for name in named
+        if name.startswith("newsletter")
+    }
+    for name, found in compared.items():
+        print()
+        print(format_differences(name, "TF-IDF cosine", found))
     if args.json:
         document = results_document(dataset, results, newsletter_available)
+        document["against_tfidf"] = {
+            name: {profile: asdict(d) for profile, d in found.items()}
+            for name, found in compared.items()
+        }
         RESULTS_PATH.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         print(f"\nwrote {RESULTS_PATH}")
     return 0

@@ -272,6 +272,43 @@ def test_ndcg_ideal_uses_all_labels_and_the_cutoff() -> None:
     assert relevance.ndcg_at(["a", "b"], {"a": 0, "b": 0}) == 0.0
 
 
+def _result(name: str, rankings: dict[str, list[str]], labels: Any) -> Any:
+    scores = {
+        profile: relevance.Scores(
+            relevance.precision_at(ranking, labels[profile]),
+            relevance.ndcg_at(ranking, labels[profile]),
+        )
+        for profile, ranking in rankings.items()
+    }
+    mean = relevance.Scores(
+        sum(s.p_at_5 for s in scores.values()) / len(scores),
+        sum(s.ndcg_at_10 for s in scores.values()) / len(scores),
+    )
+    return relevance.MethodResult(name, mean, scores, rankings)
+
+
+def test_the_bootstrap_of_a_difference_brackets_it() -> None:
+    """Per profile, the difference of two rankings' nDCG@10 over draws of the papers: none
+    between a ranking and itself; for a ranking that puts the core papers first against one
+    that puts them last, above 0 in every draw that holds a core paper."""
+    papers = [_paper(f"p{n}", f"Paper {n}") for n in range(40)]
+    grades = {f"p{n}": (2 if n < 4 else 1 if n < 8 else 0) for n in range(40)}
+    dataset = relevance.Dataset(papers, [], {"a": grades, "b": grades}, {}, [], [])
+    best = [f"p{n}" for n in range(40)]
+    worst = best[::-1]
+    good = _result("good", {"a": best, "b": best}, dataset.labels)
+    poor = _result("poor", {"a": worst, "b": best}, dataset.labels)
+    same = relevance.differences(good, good, dataset, draws=200)
+    assert all((d.observed, d.low, d.high, d.at_least) == (0, 0, 0, 1) for d in same.values())
+    found = relevance.differences(good, poor, dataset, draws=200)
+    assert found["a"].observed == pytest.approx(1.0) and found["b"].observed == 0.0
+    assert 0.9 < found["a"].low <= found["a"].high <= 1.0 and found["a"].at_least == 1.0
+    assert found["mean"].observed == pytest.approx(0.5) and found["b"].high == 0.0
+    table = relevance.format_differences("good", "poor", found)
+    low, high = f"{found['a'].low:+.3f}", f"{found['a'].high:+.3f}"
+    assert table.splitlines()[2].split() == ["a", "|", "+1.000", "|", low, "|", high, "|", "100%"]
+
+
 # ---------------------------------------------------------------------------- baselines and harness
 
 
@@ -312,8 +349,12 @@ def test_harness_reports_both_baselines(
     assert relevance.main(["--json"]) == 0
     out = capsys.readouterr().out
     assert "keyword substring count" in out and "TF-IDF cosine" in out
+    assert "newsletter minus TF-IDF cosine" in out
     document = json.loads(results_path.read_text(encoding="utf-8"))
     assert document["dataset"]["papers"] >= 90
     for method in document["methods"]:
         assert 0.0 <= method["p_at_5"] <= 1.0 and 0.0 <= method["ndcg_at_10"] <= 1.0
         assert set(method["per_profile"]) == {profile["name"] for profile in profiles}
+    against = document["against_tfidf"]["newsletter"]
+    assert set(against) == {profile["name"] for profile in profiles} | {"mean"}
+    assert all(d["low"] <= d["high"] and 0 <= d["at_least"] <= 1 for d in against.values())

@@ -166,7 +166,7 @@ def test_a_liked_paper_is_a_real_positive() -> None:
 
 
 def test_a_paper_rated_up_is_a_real_positive_too() -> None:
-    """"More like this" counts as a liked paper does: the same low-cosine neighbour stands
+    """ "More like this" counts as a liked paper does: the same low-cosine neighbour stands
     out among the day's papers and is picked for the rating; the others are not."""
     profile = Profile("a@x.org", keywords=("quantum error correction",))
     papers = [LOSSLESS, *others()]
