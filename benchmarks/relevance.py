@@ -46,6 +46,7 @@ import math
 import re
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -98,6 +99,7 @@ Ranker = Callable[[Interests, list[BenchPaper], list[BenchPaper]], list[str]]
 class Profile:
     name: str
     interests: Interests
+    held_out: bool = False  # written and labelled after the ranking was built; never tuned on
 
 
 @dataclass(frozen=True)
@@ -297,7 +299,11 @@ def load_papers(
 def load_profiles(path: Path) -> list[Profile]:
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [
-        Profile(name=item["name"], interests=dict(item["interests"]))
+        Profile(
+            name=item["name"],
+            interests=dict(item["interests"]),
+            held_out=bool(item.get("held_out", False)),
+        )
         for item in document["profiles"]
     ]
 
@@ -654,14 +660,46 @@ def describe(dataset: Dataset, shared_dir: Path | None) -> list[str]:
     return lines
 
 
+def group_means(result: MethodResult, dataset: Dataset) -> dict[str, Scores]:
+    """The means over the profiles the ranking was built on and over the held-out ones
+    (`Profile.held_out`), each when there are such profiles among the scored ones."""
+    held_out = {profile.name for profile in dataset.profiles if profile.held_out}
+    groups: dict[str, list[Scores]] = {"built on": [], "held out": []}
+    for name, scores in result.per_profile.items():
+        groups["held out" if name in held_out else "built on"].append(scores)
+    return {
+        group: Scores(
+            sum(s.p_at_5 for s in members) / len(members),
+            sum(s.ndcg_at_10 for s in members) / len(members),
+        )
+        for group, members in groups.items()
+        if members
+    }
+
+
 def format_report(dataset: Dataset, results: list[MethodResult]) -> str:
-    """The means (method | P@5 | nDCG@10), then one row per profile with every method's
-    P@5 / nDCG@10 and a last row of means."""
+    """The means (method | P@5 | nDCG@10, and by group: the profiles the ranking was built on,
+    the held-out ones), then one row per profile with every method's P@5 / nDCG@10 and a last
+    row of means."""
     width = max(len(result.name) for result in results)
-    lines = [f"{'method':<{width}} | {'P@5':>5} | {'nDCG@10':>7}"]
+    groups = {result.name: group_means(result, dataset) for result in results}
+    counts = Counter("held out" if p.held_out else "built on" for p in scored_profiles(dataset))
+    split = len(counts) > 1
+    extra = "".join(f" | {f'{group} ({counts[group]})':>15}" for group in counts) if split else ""
+    lines = [f"{'method':<{width}} | {'P@5':>5} | {'nDCG@10':>7}{extra}"]
     for result in results:
         mean = result.mean
-        lines.append(f"{result.name:<{width}} | {mean.p_at_5:>5.3f} | {mean.ndcg_at_10:>7.3f}")
+        row = f"{result.name:<{width}} | {mean.p_at_5:>5.3f} | {mean.ndcg_at_10:>7.3f}"
+        if split:
+            row += "".join(
+                f" | {f'{s.p_at_5:.3f} / {s.ndcg_at_10:.3f}':>15}"
+                for s in groups[result.name].values()
+            )
+        lines.append(row)
+    if split:
+        lines.append(
+            "(by group: P@5 / nDCG@10; held out: written and labelled after the ranking was built)"
+        )
     names = list(results[0].per_profile)
     first = max(len(name) for name in [*names, "profile"])
     columns = [max(len(result.name), len("0.00 / 0.00")) for result in results]
@@ -693,6 +731,7 @@ def results_document(
             "sources": [asdict(source) for source in dataset.sources],
             "missing_files": dataset.missing,
             "profiles": len(dataset.profiles),
+            "held_out": [p.name for p in dataset.profiles if p.held_out],
             "pairs": len(grades),
             "graded_2": grades.count(2),
             "graded_1": grades.count(1),
@@ -713,6 +752,9 @@ def results_document(
                 **asdict(result.mean),
                 "per_profile": {
                     name: asdict(scores) for name, scores in result.per_profile.items()
+                },
+                "groups": {
+                    group: asdict(scores) for group, scores in group_means(result, dataset).items()
                 },
             }
             for result in results
