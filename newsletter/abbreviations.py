@@ -15,6 +15,13 @@ A short form counts only as written, capitals and all (`is_acronym`): `RAG` is n
 network or approximate nearest neighbour) are read the way the day mostly defines them
 (`Glossary.meaning`), and left as written when the day does not say; a paper that defines one
 its own way keeps its own meaning.
+
+A short form is also read in context. A reader's (`Glossary.read_by`): `TTS` among keywords
+about speech is text-to-speech, among keywords about reasoning test-time scaling. A paper's,
+when it uses a short form with several known meanings without defining it (`Glossary.reads`):
+the meaning whose words it uses most, so that `ASR` in a jailbreak paper about attacks is not
+automatic speech recognition. The curated list names such other meanings (`~`) even where the
+field mostly means one thing.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
 
@@ -32,6 +39,9 @@ MAX_SHORT = 10  # characters of a short form (Schwartz & Hearst's limit)
 MAX_INSIDE = 60  # characters looked at inside the parentheses
 MAX_BEFORE = 300  # characters looked at before them
 DOMINANT = 2 / 3  # share of a short form's definitions that makes a long form its meaning
+_FUNCTION_WORDS = frozenset(
+    {"a", "an", "and", "for", "from", "in", "of", "on", "the", "to", "with"}
+)
 
 _OPEN = re.compile(r"\(")
 _CLAUSE_END = re.compile(r"[.!?;:\[\](){}]\s|[\[\](){};]")
@@ -164,14 +174,28 @@ def best_long_form(short: str, candidate: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def curated() -> tuple[Definition, ...]:
-    """The curated list (`newsletter/data/abbreviations.txt`), one definition per long form."""
+    """The curated list (`newsletter/data/abbreviations.txt`), one definition per long form;
+    not the other meanings marked `~` (`also_meant`)."""
+    return tuple(d for d, other in _curated_lines() if not other)
+
+
+def also_meant() -> tuple[Definition, ...]:
+    """The other meanings the curated list gives short forms (`~`): known, so that a paper
+    using one is told apart, but never a day's reading unless the day defines it so."""
+    return tuple(d for d, other in _curated_lines() if other)
+
+
+@lru_cache(maxsize=1)
+def _curated_lines() -> tuple[tuple[Definition, bool], ...]:
     text = files("newsletter.data").joinpath("abbreviations.txt").read_text("utf-8")
     found = []
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             short, _, longs = line.partition(" ")
-            found += [Definition(short, long.strip()) for long in longs.split("|")]
+            for long in longs.split("|"):
+                other = long.strip().startswith("~")
+                found.append((Definition(short, long.strip().removeprefix("~").strip()), other))
     return tuple(found)
 
 
@@ -183,6 +207,8 @@ class Glossary:
     short_forms: Mapping[LongForm, tuple[str, ...]]  # long form -> the short forms meaning it
     written: Mapping[LongForm, str]  # long form -> as the curated list or a text wrote it
     longest: int  # tokens of the longest long form
+    readings: Mapping[str, tuple[LongForm, ...]] = field(default_factory=dict)  # short -> every
+    # long form known for it (curated, other meanings, the day's), when there are several
 
     @classmethod
     def learn(cls, defined: Iterable[Sequence[Definition]]) -> Glossary:
@@ -190,6 +216,10 @@ class Glossary:
         text; a curated long form counts as one definition."""
         counts: dict[str, Counter[LongForm]] = defaultdict(Counter)
         written: dict[LongForm, str] = {}
+        known: dict[str, set[LongForm]] = defaultdict(set)
+        for definition in also_meant():
+            known[definition.short].add(definition.tokens)
+            written.setdefault(definition.tokens, " ".join(definition.long.lower().split()))
         for found in [curated(), *defined]:
             for definition in found:
                 written.setdefault(definition.tokens, " ".join(definition.long.lower().split()))
@@ -204,7 +234,43 @@ class Glossary:
         for short, long in meanings.items():
             short_forms[long].append(short)
         longest = max(map(len, short_forms), default=0)
-        return cls(meanings, {k: tuple(v) for k, v in short_forms.items()}, written, longest)
+        for short, longs in counts.items():
+            known[short].update(longs)
+        readings = {short: tuple(sorted(longs)) for short, longs in known.items() if len(longs) > 1}
+        short_forms_of = {k: tuple(v) for k, v in short_forms.items()}
+        return cls(meanings, short_forms_of, written, longest, readings)
+
+    def read_by(self, context: str) -> Glossary:
+        """This glossary as a reader whose keywords and description are `context` reads it: a
+        short form with several meanings written there takes the one whose words the context
+        uses most, over the day's (the day's when the context does not tell, or on a tie).
+        Itself when that changes nothing."""
+        written = [short for short in self.readings if short in context]
+        if not written:
+            return self
+        words = set(tokens(self.expand(context)))
+        chosen = {
+            short: long
+            for short in written
+            if (long := _most_used(self.readings[short], words)) is not None
+            and long != self.meanings.get(short)
+        }
+        if not chosen:
+            return self
+        meanings = {**self.meanings, **chosen}
+        short_forms: dict[LongForm, list[str]] = defaultdict(list)
+        for short, long in meanings.items():
+            short_forms[long].append(short)
+        longest = max(map(len, short_forms), default=0)
+        short_forms_of = {k: tuple(v) for k, v in short_forms.items()}
+        return Glossary(meanings, short_forms_of, self.written, longest, self.readings)
+
+    def reads(self, short: str, words: set[str]) -> LongForm | None:
+        """What a text that uses `short` without defining it means by it, from its `words`
+        (`words.tokens`): of the several meanings known, the one whose words it uses most;
+        None when `short` has one meaning, or on a tie."""
+        readings = self.readings.get(short)
+        return None if readings is None else _most_used(readings, words)
 
     def meaning(self, short: str, own: Mapping[str, LongForm] | None = None) -> LongForm | None:
         """What `short` stands for in a text that defines `own`: its own definition, else the
@@ -215,15 +281,36 @@ class Glossary:
 
     def expand(self, text: str, own: Mapping[str, LongForm] | None = None) -> str:
         """`text` with every short form written out as its long form (`LLMs` -> `large
-        language model`), for similarity: the long form shares words with related terms."""
+        language model`), for similarity: the long form shares words with related terms. A
+        short form with several meanings that `text` does not define is read as its words say
+        (`reads`), else as the day reads it."""
+
+        words: set[str] | None = None
 
         def written_out(match: re.Match[str]) -> str:
+            nonlocal words
             word = match.group()
             short = word[:-1] if word.endswith("s") and is_acronym(word[:-1]) else word
-            long = self.meaning(short, own) if is_acronym(short) else None
+            if not is_acronym(short):
+                return word
+            long = self.meaning(short, own)
+            if short in self.readings and not (own and short in own):  # as the text reads it
+                words = set(tokens(text)) if words is None else words
+                long = self.reads(short, words) or long
             return word if long is None else " ".join(long)
 
         return _ACRONYM.sub(written_out, text)
+
+
+def _most_used(readings: Sequence[LongForm], words: set[str]) -> LongForm | None:
+    """Of `readings`, the one with the most of its content words in `words`; None on a tie
+    (or when none is used)."""
+    used = sorted(
+        ((len((set(long) - _FUNCTION_WORDS) & words), long) for long in readings), reverse=True
+    )
+    if not used or used[0][0] == 0 or (len(used) > 1 and used[1][0] == used[0][0]):
+        return None
+    return used[0][1]
 
 
 def own_definitions(found: Sequence[Definition]) -> dict[str, LongForm]:

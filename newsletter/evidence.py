@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from newsletter.matching import PaperIndex
+from newsletter.matching import PaperIndex, reading_of
 from newsletter.models import Profile
 
 if TYPE_CHECKING:
@@ -60,7 +60,8 @@ def hit_counts(chunk: Sequence[Profile], index: PaperIndex, size: int) -> Counts
     authors: list[NDArray[np.int64]] = []
     author_rows: list[int] = []
     for row, profile in enumerate(chunk):
-        places += map(index.keyword_positions, profile.keywords)
+        reading = reading_of(profile, index.glossary) if profile.keywords else None
+        places += [index.keyword_positions(keyword, reading) for keyword in profile.keywords]
         keyword_rows += [row] * len(profile.keywords)
         authors += map(index.author_positions, profile.authors)
         author_rows += [row] * len(profile.authors)

@@ -34,7 +34,7 @@ from newsletter.abbreviations import (
     forms,
     own_definitions,
 )
-from newsletter.models import Paper
+from newsletter.models import Paper, Profile
 from newsletter.tfidf import STOP_WORDS as STOP_WORDS
 from newsletter.tfidf import Postings as Postings
 from newsletter.tfidf import Tfidf as Tfidf
@@ -206,17 +206,33 @@ class PaperIndex:
         self.defined = [own_definitions(found) for found in defined]  # short -> long, per paper
         self.glossary = glossary or Glossary.learn(defined)
         self._cache: dict[str, Found] = {}
+        self._paper_words: dict[int, set[str]] = {}
         self._concepts: dict[str, tuple[str, ...]] = {}
         self._author_cache: dict[str, set[int]] = {}
         self._positions: dict[str, tuple[NDArray[np.int64], ...]] = {}
         self._author_positions: dict[str, NDArray[np.int64]] = {}
 
-    def keyword(self, text: str) -> Found:
+    def keyword(self, text: str, reading: Glossary | None = None) -> Found:
         """Where `text` is, as written or written another way (`LLM` as `large language
-        model`), leaving out the papers that give one of its short forms another meaning."""
-        if text not in self._cache:
-            self._cache[text] = self._find(Keyword.parse(text, self.glossary))
-        return self._cache[text]
+        model`), leaving out the papers that give one of its short forms another meaning;
+        `reading`: the glossary as the reader reads it (`Glossary.read_by`), default the day's."""
+        glossary = reading or self.glossary
+        key = self._key(text, glossary)
+        if key not in self._cache:
+            self._cache[key] = self._find(Keyword.parse(text, glossary))
+        return self._cache[key]
+
+    def _key(self, text: str, glossary: Glossary) -> str:
+        """The cache key of `text` as `glossary` reads it: the text, and what its short forms
+        with several meanings mean when the reader reads them their own way."""
+        if glossary is self.glossary:
+            return text
+        own = [
+            f"{short}={' '.join(glossary.meanings.get(short, ()))}"
+            for short in glossary.readings
+            if short in text and glossary.meanings.get(short) != self.glossary.meanings.get(short)
+        ]
+        return "\n".join([text, *own])
 
     def _find(self, keyword: Keyword) -> Found:
         title, in_title = self._places(self.titles, keyword)
@@ -250,23 +266,42 @@ class PaperIndex:
         return self._concepts[text]
 
     def _agrees(self, i: int, means: Sequence[tuple[str, LongForm]]) -> bool:
-        """Whether paper `i` reads these short forms the same way (or does not define them)."""
+        """Whether paper `i` reads these short forms the same way: as it defines them, else,
+        for a short form with several meanings, as its words say (`Glossary.reads`; when they
+        do not tell, it agrees)."""
         own = self.defined[i]
-        return all(own.get(short, long) == long for short, long in means)
+        for short, long in means:
+            if short in own:
+                if own[short] != long:
+                    return False
+            elif short in self.glossary.readings:
+                read = self.glossary.reads(short, self._words(i))
+                if read is not None and read != long:
+                    return False
+        return True
 
-    def keyword_positions(self, text: str) -> tuple[NDArray[np.int64], ...]:
+    def _words(self, i: int) -> set[str]:
+        """Paper `i`'s tokens, title and abstract."""
+        if i not in self._paper_words:
+            self._paper_words[i] = {*self.titles.words[i], *self.bodies.words[i]}
+        return self._paper_words[i]
+
+    def keyword_positions(
+        self, text: str, reading: Glossary | None = None
+    ) -> tuple[NDArray[np.int64], ...]:
         """`keyword` as sorted index arrays: in the title; only in the abstract, centrally;
         only in the abstract, in passing."""
-        if text not in self._positions:
+        key = self._key(text, reading or self.glossary)
+        if key not in self._positions:
             import numpy as np
 
-            found = self.keyword(text)
+            found = self.keyword(text, reading)
             body = found.body - found.title
-            self._positions[text] = tuple(
+            self._positions[key] = tuple(
                 np.array(sorted(papers), dtype=np.int64)
                 for papers in (found.title, body & found.central, body - found.central)
             )
-        return self._positions[text]
+        return self._positions[key]
 
     def author_positions(self, name: str) -> NDArray[np.int64]:
         if name not in self._author_positions:
@@ -290,6 +325,12 @@ class PaperIndex:
         if not first or len(first) == 1:
             return set(found)
         return {i for i in found if _same_first_name(first, self.author_keys[i], last)}
+
+
+def reading_of(profile: Profile, glossary: Glossary) -> Glossary:
+    """The day's glossary as this reader reads it: their short forms with several meanings in
+    the light of their keywords and description (`Glossary.read_by`)."""
+    return glossary.read_by(" ".join([*profile.keywords, profile.description or ""]))
 
 
 def defined_in(paper: Paper) -> list[Definition]:

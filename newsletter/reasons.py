@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from newsletter.evidence import concepts
 from newsletter.feedback import Taste
-from newsletter.matching import PaperIndex
+from newsletter.matching import PaperIndex, reading_of
 from newsletter.models import Paper, Profile, SelectedPaper
 from newsletter.similarity import LIKED_LEVEL, Levels, reason_weight
 
@@ -42,8 +42,10 @@ class Explainer:
         the chunk's similarities to them, the reader's at `row` (None: no description or
         keywords); `liked`: each liked paper's levels of closeness to them."""
         self.papers = papers
+        reading = reading_of(profile, index.glossary) if profile.keywords else None
         self.concepts = [
-            [(k, index.keyword(k)) for k in group] for group in concepts(profile.keywords, index)
+            [(k, index.keyword(k, reading)) for k in group]
+            for group in concepts(profile.keywords, index)
         ]
         self.authors = [(a, index.author(a)) for a in profile.authors]
         self.levels = None if description is None else description.level[row]

@@ -46,6 +46,7 @@ from newsletter.abbreviations import Glossary
 from newsletter.day_index import UPVOTE_WEIGHT, DayIndex, day_index
 from newsletter.evidence import category_hits, hit_counts
 from newsletter.feedback import ChunkTaste, Ratings
+from newsletter.matching import reading_of
 from newsletter.models import Paper, Profile, Selection
 from newsletter.reasons import MATCH_LEVEL, Explainer
 from newsletter.similarity import LIKED_LEVEL, LIKED_SPREAD, Levels, blend, levels, relative
@@ -184,8 +185,10 @@ def _pick(profile: Profile, scores: NDArray[np.float64], today: _Day, seen: set[
     import numpy as np
 
     dropped: set[int] = set()
+    index = today.shared.index
+    reading = reading_of(profile, index.glossary) if profile.exclude else None
     for phrase in profile.exclude:
-        found = today.shared.index.keyword(phrase)
+        found = index.keyword(phrase, reading)
         dropped |= found.title | found.body
     if seen:
         dropped.update(today.shared.position[i] for i in seen if i in today.shared.position)
@@ -377,7 +380,7 @@ def _similarities(
     liked_ids = sorted({i for p in profiles for i in p.liked if i in liked})
     queries = None
     if any(_has_query(p) for p in profiles):
-        queries = space.query(_query(p, shared.glossary) for p in profiles)
+        queries = space.query(_query(p, reading_of(p, shared.glossary)) for p in profiles)
     closeness = None
     if liked_ids:
         placed = space.place([shared.document(liked[i]) for i in liked_ids])

@@ -197,3 +197,61 @@ def test_similarity_reads_short_forms_written_out() -> None:
     (selection,) = select(papers, [profile], DAY)
     assert [p.paper.id for p in selection.papers] == ["1"]
     assert selection.papers[0].reasons[0].startswith("matches your description")
+
+
+# ---------------------------------------------------------------------- short forms in context
+
+JAILBREAK = paper(
+    "9",
+    "Stylistic triggers for VLM jailbreaks",
+    "Our attack raises the ASR of existing jailbreak attacks against multimodal models.",
+)
+SPEECH = paper("8", "Accented speech", "ASR errors on accented speech drop with adaptation.")
+
+
+def test_a_paper_that_uses_a_short_form_in_another_sense_is_not_a_match() -> None:
+    """`ASR` is automatic speech recognition to the field, but a paper about attacks that
+    uses it undefined means attack success rate: it is not found for the keyword, nor written
+    out as speech recognition for similarity; a paper about speech still is."""
+    index = PaperIndex([JAILBREAK, SPEECH, paper("7", "Robots", "Grasping objects.")])
+    assert index.keyword("ASR").body == {1}
+    glossary = Glossary.learn([])
+    assert glossary.meaning("ASR") == ("automatic", "speech", "recognition")  # the day's
+    assert "attack success rate" in glossary.expand(JAILBREAK.abstract)
+    assert "automatic speech recognition" in glossary.expand(SPEECH.abstract)
+    (selection,) = select([JAILBREAK, SPEECH], [Profile("a@x.org", keywords=("ASR",))], DAY)
+    assert [p.paper.id for p in selection.papers] == ["8"]
+
+
+def test_a_reader_reads_an_ambiguous_short_form_by_their_other_words() -> None:
+    """`TTS` is text-to-speech to a reader of speech and test-time scaling to a reader of
+    reasoning: each finds the papers of their meaning, written out or used undefined, and
+    not the other's; a day that mostly means another thing does not change that."""
+    scaling = paper("1", "Reasoning longer", "Test-time scaling lets models think longer; TTS.")
+    voices = paper("2", "Expressive voices", "Text-to-speech with prosody control for voices.")
+    undefined = paper("3", "Budget forcing", "TTS for reasoning: more samples at test time.")
+    papers = [scaling, voices, undefined]
+    index = PaperIndex(papers)
+    glossary = index.glossary
+    assert glossary.meaning("TTS") is None  # two curated meanings: the day does not say
+    speech = glossary.read_by("TTS, speech synthesis, voice cloning")
+    reasoning = glossary.read_by("TTS, reasoning, test-time compute")
+    assert speech.meaning("TTS") == ("text", "to", "speech")
+    assert reasoning.meaning("TTS") == ("test", "time", "scaling")
+    assert glossary.read_by("TTS") is glossary  # nothing to tell by
+    found = index.keyword("TTS", speech)
+    assert found.title | found.body == {1}
+    found = index.keyword("TTS", reasoning)
+    assert found.title | found.body == {0, 2}
+    readers = [
+        Profile("s@x.org", keywords=("TTS", "speech synthesis")),
+        Profile("r@x.org", keywords=("TTS", "reasoning")),
+    ]
+    for_speech, for_reasoning = select(papers, readers, DAY)
+    assert {p.paper.id for p in for_speech.papers} == {"2"}
+    assert {"1", "3"} <= {p.paper.id for p in for_reasoning.papers}
+    assert "2" not in {p.paper.id for p in for_reasoning.papers}
+    attacks = [Definition("ASR", "attack success rate")] * 3
+    day = Glossary.learn([attacks, attacks])  # the day mostly means attack success rate
+    assert day.meaning("ASR") == ("attack", "success", "rate")
+    assert day.read_by("ASR, speech").meaning("ASR") == ("automatic", "speech", "recognition")
