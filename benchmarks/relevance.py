@@ -1,6 +1,6 @@
 """Relevance benchmark: how well are a day's papers ranked for each subscriber?
 
-The labelled set, 490 papers x 17 profiles:
+The labelled set, 490 papers x 29 profiles:
 
     data/relevance/listing.xml     150 invented papers: one day's arXiv listing in the
                                    rss.arxiv.org RSS 2.0 format
@@ -12,9 +12,11 @@ The labelled set, 490 papers x 17 profiles:
         hf_daily_papers_2026-05-12.json        50  Hugging Face Daily Papers
         hf_daily_papers_2026-06-02.json        47  Hugging Face Daily Papers
     data/relevance/liked.xml       older papers that some profiles liked (arXiv API Atom)
-    data/relevance/profiles.yaml   17 subscriber profiles, each `interests` block shaped like
+    data/relevance/profiles.yaml   29 subscriber profiles, each `interests` block shaped like
                                    subscribers.yaml: keywords, descriptions, authors,
-                                   categories, liked papers and excludes as readers write them
+                                   categories, liked papers and excludes as readers write them;
+                                   12 are `held_out` (a batch number): written and labelled
+                                   after the ranking was built, never used to tune it
     data/relevance/labels.tsv      graded labels `profile<TAB>paper_id<TAB>grade`: 2 core (the
                                    reader wants it), 1 related, 0 not relevant; only grades 1 and
                                    2 are listed, every other pair is 0. Written by reading title
@@ -33,8 +35,11 @@ Methods: keyword substring count; TF-IDF cosine (scikit-learn); BM25 (Okapi, k1=
 with the `bm25s` package, skipped when it is not installed); the digest's own ranking
 (`newsletter.select`, see `rank_newsletter`). The TF-IDF and BM25 query is the profile's
 keywords, description and the titles of its liked papers; a document is title + abstract.
+Means are given over all profiles and apart for those the ranking was built on and each
+held-out batch; then, for the digest's ranking, each profile's difference to TF-IDF and how
+much of it is chance (`differences`: a bootstrap over the papers).
 
-Usage: python benchmarks/relevance.py [--shared DIR] [--json]
+Usage: python benchmarks/relevance.py [--shared DIR] [--json] [--semantic MODEL [--weight W]]
 (--json also writes relevance_results.json next to this file)
 """
 
@@ -99,7 +104,7 @@ Ranker = Callable[[Interests, list[BenchPaper], list[BenchPaper]], list[str]]
 class Profile:
     name: str
     interests: Interests
-    held_out: bool = False  # written and labelled after the ranking was built; never tuned on
+    held_out: int = 0  # its batch, when written and labelled after the ranking was built
 
 
 @dataclass(frozen=True)
@@ -302,7 +307,7 @@ def load_profiles(path: Path) -> list[Profile]:
         Profile(
             name=item["name"],
             interests=dict(item["interests"]),
-            held_out=bool(item.get("held_out", False)),
+            held_out=int(item.get("held_out", 0)),
         )
         for item in document["profiles"]
     ]
@@ -661,12 +666,12 @@ def describe(dataset: Dataset, shared_dir: Path | None) -> list[str]:
 
 
 def group_means(result: MethodResult, dataset: Dataset) -> dict[str, Scores]:
-    """The means over the profiles the ranking was built on and over the held-out ones
-    (`Profile.held_out`), each when there are such profiles among the scored ones."""
-    held_out = {profile.name for profile in dataset.profiles if profile.held_out}
-    groups: dict[str, list[Scores]] = {"built on": [], "held out": []}
+    """The means over the profiles the ranking was built on and over each batch of held-out
+    ones (`Profile.held_out`), each when there are such profiles among the scored ones."""
+    group_of = {profile.name: _group(profile) for profile in dataset.profiles}
+    groups: dict[str, list[Scores]] = {}
     for name, scores in result.per_profile.items():
-        groups["held out" if name in held_out else "built on"].append(scores)
+        groups.setdefault(group_of[name], []).append(scores)
     return {
         group: Scores(
             sum(s.p_at_5 for s in members) / len(members),
@@ -677,13 +682,17 @@ def group_means(result: MethodResult, dataset: Dataset) -> dict[str, Scores]:
     }
 
 
+def _group(profile: Profile) -> str:
+    return f"held out {profile.held_out}" if profile.held_out else "built on"
+
+
 def format_report(dataset: Dataset, results: list[MethodResult]) -> str:
     """The means (method | P@5 | nDCG@10, and by group: the profiles the ranking was built on,
     the held-out ones), then one row per profile with every method's P@5 / nDCG@10 and a last
     row of means."""
     width = max(len(result.name) for result in results)
     groups = {result.name: group_means(result, dataset) for result in results}
-    counts = Counter("held out" if p.held_out else "built on" for p in scored_profiles(dataset))
+    counts = Counter(_group(p) for p in scored_profiles(dataset))
     split = len(counts) > 1
     extra = "".join(f" | {f'{group} ({counts[group]})':>15}" for group in counts) if split else ""
     lines = [f"{'method':<{width}} | {'P@5':>5} | {'nDCG@10':>7}{extra}"]
@@ -731,7 +740,7 @@ def results_document(
             "sources": [asdict(source) for source in dataset.sources],
             "missing_files": dataset.missing,
             "profiles": len(dataset.profiles),
-            "held_out": [p.name for p in dataset.profiles if p.held_out],
+            "held_out": {p.name: p.held_out for p in dataset.profiles if p.held_out},
             "pairs": len(grades),
             "graded_2": grades.count(2),
             "graded_1": grades.count(1),

@@ -356,6 +356,14 @@ def test_harness_reports_both_baselines(
     for method in document["methods"]:
         assert 0.0 <= method["p_at_5"] <= 1.0 and 0.0 <= method["ndcg_at_10"] <= 1.0
         assert set(method["per_profile"]) == {profile["name"] for profile in profiles}
+    held_out = {p["name"] for p in profiles if p.get("held_out")}
+    assert set(document["dataset"]["held_out"]) == held_out and len(held_out) >= 12
+    for method in document["methods"]:  # the groups' means make up the mean
+        groups = method["groups"]
+        assert set(groups) == {"built on", "held out 1", "held out 2"}
+        sizes = {"built on": len(profiles) - len(held_out), "held out 1": 7, "held out 2": 5}
+        total = sum(groups[g]["ndcg_at_10"] * sizes[g] for g in groups) / len(profiles)
+        assert total == pytest.approx(method["ndcg_at_10"])
     against = document["against_tfidf"]["newsletter"]
     assert set(against) == {profile["name"] for profile in profiles} | {"mean"}
     assert all(d["low"] <= d["high"] and 0 <= d["at_least"] <= 1 for d in against.values())
