@@ -223,14 +223,15 @@ class PaperIndex:
         return self._cache[key]
 
     def _key(self, text: str, glossary: Glossary) -> str:
-        """The cache key of `text` as `glossary` reads it: the text, and what its short forms
-        with several meanings mean when the reader reads them their own way."""
+        """The cache key of `text` as `glossary` reads it: the text, and every short form the
+        reader reads their own way (its long form may be in the text: `text-to-speech` is
+        also `TTS` to a reader of speech)."""
         if glossary is self.glossary:
             return text
         own = [
             f"{short}={' '.join(glossary.meanings.get(short, ()))}"
             for short in glossary.readings
-            if short in text and glossary.meanings.get(short) != self.glossary.meanings.get(short)
+            if glossary.meanings.get(short) != self.glossary.meanings.get(short)
         ]
         return "\n".join([text, *own])
 

@@ -255,3 +255,23 @@ def test_a_reader_reads_an_ambiguous_short_form_by_their_other_words() -> None:
     day = Glossary.learn([attacks, attacks])  # the day mostly means attack success rate
     assert day.meaning("ASR") == ("attack", "success", "rate")
     assert day.read_by("ASR, speech").meaning("ASR") == ("automatic", "speech", "recognition")
+
+
+def test_what_a_reader_reads_their_own_way_never_leaks_to_another() -> None:
+    """`text-to-speech` is also `TTS` to a reader of speech, not to a reader who did not say
+    so; which of them is looked up first changes nothing."""
+    papers = [
+        paper("1", "Expressive TTS", "TTS voices with prosody control for speech synthesis."),
+        paper("2", "Text-to-speech", "Text-to-speech for low-resource languages."),
+    ]
+    speech = Profile("s@x.org", keywords=("TTS", "text-to-speech"))
+    plain = Profile("p@x.org", keywords=("text-to-speech",))
+    first = select(papers, [speech, plain], DAY)
+    second = select(papers, [plain, speech], DAY)
+    assert {p.paper.id for p in first[0].papers} == {"1", "2"}
+    assert [p.paper.id for p in first[1].papers] == [p.paper.id for p in second[0].papers]
+    assert [p.paper.id for p in first[0].papers] == [p.paper.id for p in second[1].papers]
+    index = PaperIndex(papers)
+    reading = index.glossary.read_by("TTS, text-to-speech")
+    assert index.keyword("text-to-speech", reading).title == {0, 1}
+    assert index.keyword("text-to-speech").title == {1}  # TTS alone means nothing to the day
