@@ -16,9 +16,11 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from newsletter.demo import DEMO_DIR
 from newsletter.store import DeliveryRecord, Store
@@ -120,19 +122,31 @@ def held_at(message: int) -> tuple[Script, threading.Event, threading.Event]:
     return Script(on_data=hold), held, release
 
 
-def one_connection(path: Path) -> Path:
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("    timeout: 10\n", "    timeout: 10\n    max_connections: 1\n"))
-    return path
+class Held(NamedTuple):
+    script: Script
+    held: threading.Event  # set when the server holds the fourth message
+    release: threading.Event  # set to let it answer
+    path: Path  # the shared config, one SMTP connection at a time
+    readers: list[str]
+
+
+@contextmanager
+def held_fourth(tmp_path: Path, pg_url: str) -> Iterator[Held]:
+    """Ten readers on the shared state, and a server that holds the fourth message."""
+    script, held, release = held_at(4)
+    with smtp_server(script) as (port, _):
+        path = shared_config(tmp_path, port, pg_url)
+        text = path.read_text(encoding="utf-8")
+        path.write_text(
+            text.replace("    timeout: 10\n", "    timeout: 10\n    max_connections: 1\n")
+        )
+        yield Held(script, held, release, path, add_readers(path, 10))
 
 
 def test_a_sender_killed_on_one_host_is_taken_over_by_another_once_its_lease_runs_out(
     tmp_path: Path, postgres: PgServer, pg_url: str
 ) -> None:
-    script, held, release = held_at(4)
-    with smtp_server(script) as (port, _):
-        path = one_connection(shared_config(tmp_path, port, pg_url))
-        readers = add_readers(path, 10)
+    with held_fourth(tmp_path, pg_url) as (script, held, release, path, readers):
         env = env_of(postgres, "host-a")
         first = subprocess.Popen(send_command(path), stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, env=env)  # fmt: skip
@@ -173,10 +187,7 @@ def _senders_alive(postgres: PgServer, url: str) -> int:
 def test_a_standby_scheduler_on_another_host_takes_over_when_the_leader_is_killed(
     tmp_path: Path, postgres: PgServer, pg_url: str
 ) -> None:
-    script, held, release = held_at(4)
-    with smtp_server(script) as (port, _):
-        path = one_connection(shared_config(tmp_path, port, pg_url))
-        readers = add_readers(path, 10)
+    with held_fourth(tmp_path, pg_url) as (script, held, release, path, readers):
         at = (datetime.now(UTC) + timedelta(seconds=3)).isoformat(timespec="seconds")
         command = [sys.executable, "-m", "newsletter", "run", "-c", str(path),
                    "--first-send-at", at]  # fmt: skip
