@@ -230,13 +230,23 @@ class Glossary:
             long, count = max(longs.items(), key=lambda item: (item[1], item[0]))
             if count >= DOMINANT * sum(longs.values()):
                 meanings[short] = long
+        for short, longs in counts.items():
+            known[short].update(longs)
+        readings = {short: tuple(sorted(longs)) for short, longs in known.items() if len(longs) > 1}
+        return cls.of(meanings, written, readings)
+
+    @classmethod
+    def of(
+        cls,
+        meanings: Mapping[str, LongForm],
+        written: Mapping[LongForm, str],
+        readings: Mapping[str, tuple[LongForm, ...]],
+    ) -> Glossary:
+        """The glossary that reads short forms as `meanings` says."""
         short_forms: dict[LongForm, list[str]] = defaultdict(list)
         for short, long in meanings.items():
             short_forms[long].append(short)
         longest = max(map(len, short_forms), default=0)
-        for short, longs in counts.items():
-            known[short].update(longs)
-        readings = {short: tuple(sorted(longs)) for short, longs in known.items() if len(longs) > 1}
         short_forms_of = {k: tuple(v) for k, v in short_forms.items()}
         return cls(meanings, short_forms_of, written, longest, readings)
 
@@ -257,13 +267,7 @@ class Glossary:
         }
         if not chosen:
             return self
-        meanings = {**self.meanings, **chosen}
-        short_forms: dict[LongForm, list[str]] = defaultdict(list)
-        for short, long in meanings.items():
-            short_forms[long].append(short)
-        longest = max(map(len, short_forms), default=0)
-        short_forms_of = {k: tuple(v) for k, v in short_forms.items()}
-        return Glossary(meanings, short_forms_of, self.written, longest, self.readings)
+        return Glossary.of({**self.meanings, **chosen}, self.written, self.readings)
 
     def reads(self, short: str, words: set[str]) -> LongForm | None:
         """What a text that uses `short` without defining it means by it, from its `words`

@@ -60,7 +60,7 @@ def hit_counts(chunk: Sequence[Profile], index: PaperIndex, size: int) -> Counts
     authors: list[NDArray[np.int64]] = []
     author_rows: list[int] = []
     for row, profile in enumerate(chunk):
-        reading = reading_of(profile, index.glossary) if profile.keywords else None
+        reading = reading_of(profile, index.glossary)
         places += [index.keyword_positions(keyword, reading) for keyword in profile.keywords]
         keyword_rows += [row] * len(profile.keywords)
         authors += map(index.author_positions, profile.authors)

@@ -42,7 +42,7 @@ class Explainer:
         the chunk's similarities to them, the reader's at `row` (None: no description or
         keywords); `liked`: each liked paper's levels of closeness to them."""
         self.papers = papers
-        reading = reading_of(profile, index.glossary) if profile.keywords else None
+        reading = reading_of(profile, index.glossary)
         self.concepts = [
             [(k, index.keyword(k, reading)) for k in group]
             for group in concepts(profile.keywords, index)

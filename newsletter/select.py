@@ -186,7 +186,7 @@ def _pick(profile: Profile, scores: NDArray[np.float64], today: _Day, seen: set[
 
     dropped: set[int] = set()
     index = today.shared.index
-    reading = reading_of(profile, index.glossary) if profile.exclude else None
+    reading = reading_of(profile, index.glossary)
     for phrase in profile.exclude:
         found = index.keyword(phrase, reading)
         dropped |= found.title | found.body
