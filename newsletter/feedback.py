@@ -70,8 +70,8 @@ class Examples:
     vectors: Vectors  # one row per distinct rated paper
     titles: tuple[str, ...]  # of each row
     by_reader: Mapping[str, tuple[NDArray[np.int64], NDArray[np.float64]]]  # rows, votes
+    spread: Spread  # of each row's cosines to the listing, what closeness levels are against
     cosines: NDArray[np.float32] | None = None  # rows x the day's papers, when they fit
-    spread: Spread | None = None  # of each row's cosines to the listing; None: no listing
 
     @classmethod
     def build(
@@ -114,7 +114,7 @@ class Examples:
             spread = _spread(day, vectors, cosines)
         else:
             spread = _spread(listing, vectors, None)
-        return cls(vectors, tuple(p.title for p in papers), by_reader, cosines, spread)
+        return cls(vectors, tuple(p.title for p in papers), by_reader, spread, cosines)
 
 
 def _spread(listing: Postings, vectors: Vectors, cosines: NDArray[np.float32] | None) -> Spread:
@@ -283,8 +283,7 @@ def _taste(
     """A reader's signals from the cosines of their rated papers (`rows`) to the day's papers:
     the closest paper rated up and down (by level), and the model (on the cosines)."""
 
-    spread = examples.spread or Spread.prior(len(examples.titles))
-    level = spread.levels(cosines, rows, LIKED_SPREAD)
+    level = examples.spread.levels(cosines, rows, LIKED_SPREAD)
     up, up_from = _best(level, rows, votes > 0)
     down, down_from = _best(level, rows, votes < 0)
     model = None

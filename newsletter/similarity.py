@@ -166,13 +166,6 @@ class Spread:
         mean = listing.mean(axis=1, keepdims=True) if size else np.zeros_like(square)
         return cls(mean, square, size)
 
-    @classmethod
-    def prior(cls, rows: int) -> Spread:
-        """No listing to measure against: a level is the cosine over the prior spread."""
-        import numpy as np
-
-        return cls(np.zeros((rows, 1)), np.zeros((rows, 1)), 0)
-
     def levels(
         self,
         scores: NDArray[np.float64],

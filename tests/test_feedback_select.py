@@ -19,6 +19,7 @@ from newsletter.models import Paper, Profile, Selection
 from newsletter.plan import select_day
 from newsletter.select import EXPLICIT_FLOOR, select
 from newsletter.session import Session
+from newsletter.similarity import Spread
 from newsletter.store import Store
 
 DAY = date(2026, 7, 27)
@@ -140,7 +141,7 @@ def test_the_demotion_grows_with_the_similarity() -> None:
         down=np.array(closeness),
         down_from=np.zeros(size, dtype=np.int64),
         model=None,
-        examples=Examples(nothing, (), {}),
+        examples=Examples(nothing, (), {}, Spread(np.zeros((0, 1)), np.zeros((0, 1)), 0)),
     )
     factors = taste.damping().tolist()
     assert factors[:3] == [1.0, 1.0, 1.0]
