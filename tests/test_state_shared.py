@@ -88,7 +88,8 @@ def test_four_senders_on_one_state_send_each_reader_once_and_read_the_sources_on
             thread.start()
         try:  # the first reading of the listing is held until the three others wait for it
             until(lambda: sum(_waits(log) for log in logs) == 3, "three senders to wait")
-            assert len(feeds.hits("/listing.xml")) == 1
+            until(lambda: len(feeds.hits("/listing.xml")) > 0, "the listing to be asked for")
+            assert len(feeds.hits("/listing.xml")) == 1  # by the one reading for all
             stall.set()
             outputs = [run.communicate(timeout=300)[0] for run in runs]
             for thread in readers_of_logs:
